@@ -1,0 +1,412 @@
+package export
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/xrayd/xrayd/internal/counters"
+	"github.com/xrayd/xrayd/internal/queue"
+)
+
+// Options configure an Exporter. Zero values take the defaults noted.
+type Options struct {
+	Queue    *queue.Queue
+	Sender   Sender
+	Counters *counters.Set
+	Logger   *slog.Logger
+
+	BatchSize      int           // documents per call; default 50 (upstream's)
+	MaxBatchBytes  int64         // bytes per call; default 4 MiB
+	FlushInterval  time.Duration // send a partial batch once its oldest document waited this long; default 1s
+	MaxInflight    int           // concurrent calls; default 64
+	AttemptTimeout time.Duration // per call; default 10s
+	MaxRetryAge    time.Duration // a document older than this is dropped instead of sent; default 10m
+	BackoffInitial time.Duration // default 100ms
+	BackoffMax     time.Duration // default 10s
+
+	// Spill, if set, receives documents the exporter gives up on (maximum age, drain
+	// deadline) instead of dropping them; it returns how many it kept.
+	Spill func(items []*queue.Item, reason counters.DropReason) int
+
+	Now  func() time.Time
+	Rand func() float64 // in [0,1), for jitter
+}
+
+func (o *Options) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 50
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 4 << 20
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = time.Second
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = 64
+	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 10 * time.Second
+	}
+	if o.MaxRetryAge <= 0 {
+		o.MaxRetryAge = 10 * time.Minute
+	}
+	if o.BackoffInitial <= 0 {
+		o.BackoffInitial = 100 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Counters == nil {
+		o.Counters = new(counters.Set)
+	}
+}
+
+// Exporter drains a queue into a Sender. Start it once; Shutdown drains it.
+type Exporter struct {
+	o Options
+
+	sem      chan struct{} // in-flight call slots
+	sendDone chan struct{} // signalled when a call finishes
+	stopCh   chan struct{} // closed by Shutdown: flush everything, then stop
+	done     chan struct{} // closed when the dispatcher returns
+	ctx      context.Context
+	cancel   context.CancelFunc // aborts in-flight calls at the drain deadline
+	wg       sync.WaitGroup     // in-flight calls
+
+	mu           sync.Mutex
+	failures     int       // consecutive failed calls
+	backoffUntil time.Time // no new call before this
+	lastErr      string
+	lastOK       time.Time
+	failingSince time.Time
+
+	stopOnce sync.Once
+}
+
+// New makes an exporter.
+func New(o Options) *Exporter {
+	o.defaults()
+	return &Exporter{
+		o:        o,
+		sem:      make(chan struct{}, o.MaxInflight),
+		sendDone: make(chan struct{}, 1),
+		stopCh:   make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+}
+
+// Start launches the dispatcher. ctx is not retained beyond its values.
+func (e *Exporter) Start(ctx context.Context) error {
+	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go e.run()
+	return nil
+}
+
+// Health reports whether the backend has been failing, and since when.
+func (e *Exporter) Health() (failingSince time.Time, lastErr string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failingSince, e.lastErr
+}
+
+// Shutdown flushes every queued document, including partial batches, until the queue is
+// empty or ctx ends. At the deadline in-flight calls are aborted and what is left is
+// handed to Spill or counted as dropped (reason drain). It returns how many documents
+// could not be delivered.
+func (e *Exporter) Shutdown(ctx context.Context) (undelivered int) {
+	e.stopOnce.Do(func() { close(e.stopCh) })
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		e.cancel()
+		<-e.done
+	}
+	e.cancel()
+	e.wg.Wait()
+	// Whatever is still queued (the deadline passed, or calls failed at the very end).
+	var rest []*queue.Item
+	for e.o.Queue.Len() > 0 {
+		rest = e.o.Queue.Pop(rest[:0], 1<<20, 1<<62)
+		undelivered += e.giveUp(rest, counters.DropDrain)
+	}
+	return undelivered
+}
+
+// giveUp spills or drops items and releases them; it returns how many were dropped.
+func (e *Exporter) giveUp(items []*queue.Item, reason counters.DropReason) int {
+	if len(items) == 0 {
+		return 0
+	}
+	kept := 0
+	if e.o.Spill != nil {
+		kept = e.o.Spill(items, reason)
+	}
+	dropped := len(items) - kept
+	if dropped > 0 {
+		e.o.Counters.AddDropped(reason, int64(dropped))
+	}
+	e.o.Queue.Done(items)
+	return dropped
+}
+
+func (e *Exporter) stopping() bool {
+	select {
+	case <-e.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the dispatcher: it decides when a batch leaves and starts its call.
+func (e *Exporter) run() {
+	defer close(e.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	wait := func(d time.Duration) bool { // false when aborted
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-e.o.Queue.Ready():
+		case <-e.sendDone:
+		case <-e.stopCh:
+		case <-e.ctx.Done():
+			return false
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		return true
+	}
+	for {
+		if e.ctx.Err() != nil {
+			return
+		}
+		stopping := e.stopping()
+		now := e.o.Now()
+		e.mu.Lock()
+		backoff := e.backoffUntil.Sub(now)
+		e.mu.Unlock()
+		if backoff > 0 {
+			// Sleep through the backoff but wake for the drain deadline.
+			timer.Reset(backoff)
+			select {
+			case <-timer.C:
+			case <-e.ctx.Done():
+				return
+			}
+			continue
+		}
+		n := e.o.Queue.Len()
+		oldest, any := e.o.Queue.Oldest()
+		due := any && (stopping || n >= e.o.BatchSize || now.Sub(oldest) >= e.o.FlushInterval)
+		if due {
+			select {
+			case e.sem <- struct{}{}:
+			default:
+				// All slots busy: wait for a call to finish.
+				if !wait(time.Second) {
+					return
+				}
+				continue
+			}
+			e.dispatch()
+			continue
+		}
+		// Read the in-flight count before the queue: only this goroutine starts calls, so
+		// with none in flight nothing can put work back after the queue is seen empty.
+		if stopping && len(e.sem) == 0 && e.o.Queue.Len() == 0 {
+			return
+		}
+		d := e.o.FlushInterval
+		if any {
+			d = e.o.FlushInterval - now.Sub(oldest)
+		}
+		if d < time.Millisecond {
+			d = time.Millisecond
+		}
+		if !wait(d) {
+			return
+		}
+	}
+}
+
+// dispatch pops one batch and starts its call; it owns one sem slot.
+func (e *Exporter) dispatch() {
+	batch := e.o.Queue.Pop(make([]*queue.Item, 0, e.o.BatchSize), e.o.BatchSize, e.o.MaxBatchBytes)
+	now := e.o.Now()
+	live := batch[:0]
+	var expired []*queue.Item
+	for _, it := range batch {
+		if now.Sub(it.Enqueued) > e.o.MaxRetryAge {
+			expired = append(expired, it)
+			continue
+		}
+		live = append(live, it)
+	}
+	if n := e.giveUp(expired, counters.DropMaxAge); n > 0 {
+		e.o.Logger.Warn("Dropped segments older than the maximum retry age", "count", n, "max_age", e.o.MaxRetryAge, "backend", e.o.Sender.Name())
+	}
+	if len(live) == 0 {
+		<-e.sem
+		return
+	}
+	e.wg.Add(1)
+	go e.call(live)
+}
+
+func (e *Exporter) call(batch []*queue.Item) {
+	defer e.wg.Done()
+	defer func() {
+		<-e.sem
+		select {
+		case e.sendDone <- struct{}{}:
+		default:
+		}
+	}()
+	docs := make([][]byte, len(batch))
+	retries := 0
+	for i, it := range batch {
+		docs[i] = it.Data
+		if it.Attempts > 0 {
+			retries++
+		}
+	}
+	if retries > 0 {
+		e.o.Counters.Retried.Add(int64(retries))
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.o.AttemptTimeout)
+	start := time.Now()
+	res, err := e.o.Sender.Send(ctx, docs)
+	cancel()
+	if err != nil {
+		e.failed(batch, AsCallError(err))
+		return
+	}
+	e.succeeded()
+	var again, invalid []*queue.Item
+	var seen []bool
+	if len(res.Unprocessed) > 0 {
+		seen = make([]bool, len(batch))
+	}
+	for _, u := range res.Unprocessed {
+		if u.Index < 0 || u.Index >= len(batch) || seen[u.Index] {
+			continue
+		}
+		seen[u.Index] = true
+		if u.Retryable {
+			batch[u.Index].Attempts++
+			again = append(again, batch[u.Index])
+			continue
+		}
+		invalid = append(invalid, batch[u.Index])
+		e.o.Logger.Error("Unprocessed segment", "trace_id", u.TraceID, "id", u.ID, "code", u.Code, "message", u.Message, "backend", e.o.Sender.Name())
+	}
+	sent := len(batch) - len(again) - len(invalid)
+	e.o.Counters.Sent.Add(int64(sent))
+	e.o.Counters.Batches.Add(1)
+	if len(invalid) > 0 {
+		e.o.Counters.Rejected.Add(int64(len(invalid)))
+	}
+	if len(res.Unprocessed) > 0 {
+		e.o.Logger.Info("Sent batch with unprocessed segments", "count", len(batch), "unprocessed", len(res.Unprocessed), "requeued", len(again), "seconds", time.Since(start).Seconds())
+	} else {
+		e.o.Logger.Debug("Successfully sent batch", "count", len(batch), "seconds", time.Since(start).Seconds())
+	}
+	if len(again) == 0 {
+		e.o.Queue.Done(batch)
+		return
+	}
+	rest := make([]*queue.Item, 0, len(batch)-len(again))
+	for _, it := range batch {
+		if it.Attempts == 0 || !contains(again, it) {
+			rest = append(rest, it)
+		}
+	}
+	e.o.Queue.Done(rest)
+	e.requeue(again)
+}
+
+func (e *Exporter) failed(batch []*queue.Item, ce *CallError) {
+	e.o.Counters.AddBackendError(ce.Class)
+	now := e.o.Now()
+	e.mu.Lock()
+	e.failures++
+	if e.failingSince.IsZero() {
+		e.failingSince = now
+	}
+	e.lastErr = ce.Error()
+	d := e.backoffLocked(ce)
+	e.backoffUntil = now.Add(d)
+	failures := e.failures
+	e.mu.Unlock()
+	if !ce.Retryable {
+		n := e.giveUp(batch, counters.DropInvalid)
+		e.o.Logger.Error("Sending segment batch failed; the backend refused it and it will not be retried", "backend", e.o.Sender.Name(), "count", len(batch), "dropped", n, "error", ce.Error())
+		return
+	}
+	for _, it := range batch {
+		it.Attempts++
+	}
+	if failures == 1 || failures%20 == 0 {
+		e.o.Logger.Warn("Sending segment batch failed; will retry", "backend", e.o.Sender.Name(), "count", len(batch), "consecutive_failures", failures, "retry_in", d.Round(time.Millisecond), "queued_bytes", e.o.Queue.Bytes(), "error", ce.Error())
+	}
+	e.requeue(batch)
+}
+
+func (e *Exporter) requeue(items []*queue.Item) {
+	e.o.Queue.PushFront(items)
+}
+
+func (e *Exporter) succeeded() {
+	e.mu.Lock()
+	if e.failures > 0 {
+		e.o.Logger.Info("Backend recovered", "backend", e.o.Sender.Name(), "after_failures", e.failures)
+	}
+	e.failures = 0
+	e.failingSince = time.Time{}
+	e.lastOK = e.o.Now()
+	e.mu.Unlock()
+}
+
+// backoffLocked is exponential with jitter in [d/2, d]; throttling waits at least 1 s,
+// and a Retry-After hint is honoured up to BackoffMax.
+func (e *Exporter) backoffLocked(ce *CallError) time.Duration {
+	d := e.o.BackoffInitial << min(e.failures-1, 20)
+	if ce.Throttled && d < time.Second {
+		d = time.Second
+	}
+	if d > e.o.BackoffMax || d <= 0 {
+		d = e.o.BackoffMax
+	}
+	d = d/2 + time.Duration(e.o.Rand()*float64(d/2))
+	if ce.RetryAfter > d {
+		d = min(ce.RetryAfter, e.o.BackoffMax)
+	}
+	return d
+}
+
+func contains(items []*queue.Item, it *queue.Item) bool {
+	for _, x := range items {
+		if x == it {
+			return true
+		}
+	}
+	return false
+}
