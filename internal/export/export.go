@@ -41,7 +41,7 @@ type Unprocessed struct {
 // CallError describes a failed backend call.
 type CallError struct {
 	Class      counters.ErrorClass
-	Status     int  // HTTP status, 0 when no response
+	Status     int    // HTTP status, 0 when no response
 	Code       string // backend error type, e.g. ThrottledException
 	Retryable  bool
 	Throttled  bool
