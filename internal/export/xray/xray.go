@@ -1,0 +1,208 @@
+// Package xray is the exporter's AWS X-Ray backend: it writes PutTraceSegments request
+// bodies by hand (documents escaped straight into a reused buffer), signs them with the
+// AWS SDK's SigV4 signer, and maps the answer onto export.Result.
+package xray
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/xrayd/xrayd/internal/export"
+	"github.com/xrayd/xrayd/internal/segment"
+)
+
+// Options configure a Sender.
+type Options struct {
+	Endpoint    *url.URL // e.g. https://xray.us-east-1.amazonaws.com; any path is ignored
+	Region      string
+	Credentials aws.CredentialsProvider
+	Client      *http.Client
+	UserAgent   string
+	Now         func() time.Time
+}
+
+// Sender implements export.Sender for PutTraceSegments.
+type Sender struct {
+	o      Options
+	url    string
+	host   string
+	signer *v4.Signer
+	bufs   sync.Pool // *[]byte request bodies
+}
+
+// New makes a Sender.
+func New(o Options) *Sender {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Client == nil {
+		o.Client = http.DefaultClient
+	}
+	u := *o.Endpoint
+	u.Path, u.RawPath, u.RawQuery = "/TraceSegments", "", ""
+	return &Sender{o: o, url: u.String(), host: u.Host, signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })}
+}
+
+// Name implements export.Sender.
+func (s *Sender) Name() string { return "xray" }
+
+// AppendBody appends a PutTraceSegments request body holding docs to dst.
+func AppendBody(dst []byte, docs [][]byte) []byte {
+	dst = append(dst, `{"TraceSegmentDocuments":[`...)
+	for i, d := range docs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = segment.AppendJSONString(dst, d)
+	}
+	return append(dst, "]}"...)
+}
+
+// Send implements export.Sender.
+func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error) {
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 64<<10)
+		bp = &b
+	}
+	body := AppendBody((*bp)[:0], docs)
+	defer func() {
+		*bp = body[:0]
+		s.bufs.Put(bp)
+	}()
+	resp, err := s.do(ctx, body)
+	if err != nil {
+		return export.Result{}, err
+	}
+	return parseResponse(resp, docs)
+}
+
+func (s *Sender) do(ctx context.Context, body []byte) ([]byte, error) {
+	sum := sha256.Sum256(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &export.CallError{Retryable: false, Err: fmt.Errorf("building request: %w", err)}
+	}
+	now := s.o.Now()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amzn-Xray-Timestamp", strconv.FormatFloat(float64(now.UnixNano())/1e9, 'f', 9, 64))
+	if s.o.UserAgent != "" {
+		req.Header.Set("User-Agent", s.o.UserAgent)
+	}
+	if s.o.Credentials == nil {
+		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("no AWS credentials provider configured")}
+	}
+	creds, err := s.o.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("retrieving AWS credentials: %w", err)}
+	}
+	if err := s.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "xray", s.o.Region, now); err != nil {
+		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("signing request: %w", err)}
+	}
+	resp, err := s.o.Client.Do(req)
+	if err != nil {
+		return nil, export.ClassifyTransportError(err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, export.ClassifyTransportError(fmt.Errorf("reading response: %w", err))
+	}
+	if resp.StatusCode/100 != 2 {
+		code, msg := ErrorType(resp.Header, rb)
+		return nil, export.ClassifyResponse(resp.StatusCode, code, resp.Header, fmt.Errorf("%s", msg))
+	}
+	return rb, nil
+}
+
+// ErrorType extracts an AWS JSON-protocol error type and message from a response.
+func ErrorType(h http.Header, body []byte) (code, msg string) {
+	code = h.Get("X-Amzn-ErrorType")
+	var e struct {
+		Type     string `json:"__type"`
+		Code     string `json:"code"`
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	if code == "" {
+		code = e.Type
+		if code == "" {
+			code = e.Code
+		}
+	}
+	if i := strings.IndexByte(code, ':'); i >= 0 {
+		code = code[:i]
+	}
+	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	msg = e.Message
+	if msg == "" {
+		msg = e.Message2
+	}
+	if msg == "" {
+		msg = strings.TrimSpace(string(body))
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+	}
+	return code, msg
+}
+
+func parseResponse(body []byte, docs [][]byte) (export.Result, error) {
+	var out struct {
+		UnprocessedTraceSegments []struct {
+			ID        string `json:"Id"`
+			ErrorCode string `json:"ErrorCode"`
+			Message   string `json:"Message"`
+		}
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &out); err != nil {
+			// The call succeeded; a garbled answer must not make us resend everything.
+			return export.Result{}, nil
+		}
+	}
+	if len(out.UnprocessedTraceSegments) == 0 {
+		return export.Result{}, nil
+	}
+	// Map ids back to positions; documents without a readable id cannot be matched.
+	index := make(map[string][]int, len(docs))
+	traceIDs := make([]string, len(docs))
+	for i, d := range docs {
+		id, tid := segment.IDs(d)
+		traceIDs[i] = tid
+		index[id] = append(index[id], i)
+	}
+	var res export.Result
+	for _, u := range out.UnprocessedTraceSegments {
+		idx := -1
+		if l := index[u.ID]; len(l) > 0 {
+			idx, index[u.ID] = l[0], l[1:]
+		}
+		tid := ""
+		if idx >= 0 {
+			tid = traceIDs[idx]
+		}
+		res.Unprocessed = append(res.Unprocessed, export.Unprocessed{
+			Index: idx, ID: u.ID, TraceID: tid, Code: u.ErrorCode, Message: u.Message,
+			Retryable: export.RetryableCode(u.ErrorCode),
+		})
+	}
+	return res, nil
+}
