@@ -31,6 +31,9 @@ type Options struct {
 	// deadline) instead of dropping them; it returns how many it kept.
 	Spill func(items []*queue.Item, reason counters.DropReason) int
 
+	// ObserveCall, if set, is told about every call (for latency metrics).
+	ObserveCall func(backend string, d time.Duration, err error)
+
 	Now  func() time.Time
 	Rand func() float64 // in [0,1), for jitter
 }
@@ -295,6 +298,9 @@ func (e *Exporter) call(batch []*queue.Item) {
 	start := time.Now()
 	res, err := e.o.Sender.Send(ctx, docs)
 	cancel()
+	if e.o.ObserveCall != nil {
+		e.o.ObserveCall(e.o.Sender.Name(), time.Since(start), err)
+	}
 	if err != nil {
 		e.failed(batch, AsCallError(err))
 		return

@@ -1,0 +1,261 @@
+// Package daemon wires xrayd's components together and owns their start and shutdown
+// order: UDP intake -> queue -> exporter(s) -> backend, the TCP side (proxy or local API,
+// health, metrics, UI) and telemetry.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/xrayd/xrayd/internal/awsconf"
+	"github.com/xrayd/xrayd/internal/config"
+	"github.com/xrayd/xrayd/internal/counters"
+	"github.com/xrayd/xrayd/internal/export"
+	"github.com/xrayd/xrayd/internal/export/xray"
+	"github.com/xrayd/xrayd/internal/logging"
+	"github.com/xrayd/xrayd/internal/metrics"
+	"github.com/xrayd/xrayd/internal/proxy"
+	"github.com/xrayd/xrayd/internal/queue"
+	"github.com/xrayd/xrayd/internal/udp"
+)
+
+// Options are what main hands the daemon.
+type Options struct {
+	Config  *config.Config
+	Version string
+	Logger  *slog.Logger
+	Getenv  func(string) string
+	// IMDSEndpoint and ReadFile are for tests of AWS discovery.
+	IMDSEndpoint string
+}
+
+// Daemon is one running xrayd.
+type Daemon struct {
+	o        Options
+	cfg      *config.Config
+	log      *slog.Logger
+	counters *counters.Set
+	pool     *queue.Pool
+	queue    *queue.Queue
+	udp      *udp.Server
+	exporter *export.Exporter
+	metrics  *metrics.Metrics
+	http     *http.Server
+	tcp      net.Listener
+	backend  backend // xray relay or local store
+	started  time.Time
+
+	dropLog *logging.Limited
+	wg      sync.WaitGroup
+}
+
+// backend is what differs between relay mode and the local backend.
+type backend interface {
+	sender() export.Sender
+	exporterOptions(o *export.Options)
+	handler() http.Handler // serves everything on the TCP address that is not /healthz or /metrics
+	start(ctx context.Context) error
+	shutdown(ctx context.Context) error
+}
+
+// New builds the daemon and binds its sockets. The order of fatal checks follows
+// upstream: UDP bind, memory, proxy URL / AWS config / region, TCP address.
+func New(ctx context.Context, o Options) (*Daemon, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	d := &Daemon{o: o, cfg: cfg, log: o.Logger, counters: new(counters.Set), pool: new(queue.Pool)}
+	d.dropLog = logging.NewLimited(d.log, 10*time.Second, time.Now)
+	d.log.Info("Initializing AWS X-Ray daemon " + o.Version)
+
+	budget := int64(cfg.BufferMemoryMB) << 20
+	d.queue = queue.New(budget, d.pool, d.onEvict)
+	d.log.Info(fmt.Sprintf("Using buffer memory limit of %d MB", cfg.BufferMemoryMB))
+
+	var err error
+	d.udp, err = udp.Listen(udp.Options{
+		Addr: cfg.UDPAddress, ReceiveBuffer: cfg.ReceiveBufferBytes, Queue: d.queue, Pool: d.pool,
+		Counters: d.counters, Logger: d.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	switch {
+	case cfg.HasBackend("local"):
+		d.backend, err = newLocalBackend(ctx, d)
+	default:
+		d.backend, err = newRelayBackend(ctx, d)
+	}
+	if err != nil {
+		d.udp.Close()
+		return nil, err
+	}
+
+	d.metrics = metrics.New(d.counters, o.Version, func() (int64, int64) { return d.queue.Bytes(), int64(d.queue.Len()) })
+	eo := export.Options{
+		Queue: d.queue, Sender: d.backend.sender(), Counters: d.counters, Logger: d.log,
+		MaxRetryAge: cfg.MaxRetryAge, ObserveCall: d.metrics.ObserveCall,
+	}
+	if cfg.Concurrency > 0 {
+		// Concurrency is upstream's baseline; a slow backend may use up to 32x more
+		// calls in flight so that latency alone never forces drops.
+		eo.MaxInflight = cfg.Concurrency * 32
+	}
+	d.backend.exporterOptions(&eo)
+	d.exporter = export.New(eo)
+
+	d.tcp, err = net.Listen("tcp", cfg.TCPAddress)
+	if err != nil {
+		// Upstream keeps running UDP-only when the TCP listen fails; so do we, loudly.
+		d.log.Error("proxy http server failed to listen: " + err.Error())
+		d.tcp = nil
+	}
+	d.http = &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
+	return d, nil
+}
+
+// onEvict runs under the queue's lock when the budget is exceeded.
+func (d *Daemon) onEvict(items []*queue.Item) {
+	d.counters.AddDropped(counters.DropBudget, int64(len(items)))
+	if ok, suppressed := d.dropLog.Allow("budget"); ok {
+		d.log.Warn("Segment buffer is full. Dropping oldest segment documents. Consider increasing memory limit (-m / TotalBufferSizeMB)",
+			"dropped", len(items), "dropped_total", d.counters.Dropped(counters.DropBudget), "earlier_warnings_suppressed", suppressed,
+			"budget_mb", d.cfg.BufferMemoryMB)
+	}
+}
+
+// UDPAddr is the bound UDP address.
+func (d *Daemon) UDPAddr() net.Addr { return d.udp.LocalAddr() }
+
+// TCPAddr is the bound TCP address, nil when the listen failed.
+func (d *Daemon) TCPAddr() net.Addr {
+	if d.tcp == nil {
+		return nil
+	}
+	return d.tcp.Addr()
+}
+
+// Counters are the daemon's counters.
+func (d *Daemon) Counters() *counters.Set { return d.counters }
+
+// Start runs every component.
+func (d *Daemon) Start(ctx context.Context) error {
+	d.started = time.Now()
+	if err := d.backend.start(ctx); err != nil {
+		return err
+	}
+	if err := d.exporter.Start(ctx); err != nil {
+		return err
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.udp.Serve(); err != nil {
+			d.log.Error("UDP reader stopped", "error", err)
+		}
+	}()
+	if d.tcp != nil {
+		d.log.Info("Starting proxy http server on " + d.tcp.Addr().String())
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.http.Serve(d.tcp); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("TCP server stopped", "error", err)
+			}
+		}()
+	}
+	return nil
+}
+
+// Shutdown stops intake, drains the queue within ctx's deadline and stops everything.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	start := time.Now()
+	_ = d.udp.Close()
+	queued := d.queue.Len()
+	sentBefore := d.counters.Sent.Load()
+	d.log.Info("Draining buffered segments", "queued", queued, "deadline", deadlineString(ctx))
+	undelivered := d.exporter.Shutdown(ctx)
+	flushed := d.counters.Sent.Load() - sentBefore
+	if undelivered > 0 {
+		d.log.Error("Shutdown deadline passed before everything was sent", "flushed", flushed, "undelivered", undelivered, "seconds", time.Since(start).Seconds())
+	} else {
+		d.log.Info("Drained", "flushed", flushed, "seconds", time.Since(start).Seconds())
+	}
+	// The HTTP side stays up during the drain (the local backend answers queries, the
+	// proxy finishes sampling calls); close it now, giving in-flight requests a moment.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = d.http.Shutdown(hctx)
+	err := d.backend.shutdown(context.WithoutCancel(ctx))
+	d.wg.Wait()
+	return err
+}
+
+func deadlineString(ctx context.Context) string {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl).Round(time.Millisecond).String()
+	}
+	return "none"
+}
+
+// relayBackend forwards to AWS X-Ray.
+type relayBackend struct {
+	d     *Daemon
+	aws   *awsconf.AWS
+	xray  *xray.Sender
+	proxy *proxy.Proxy
+}
+
+func newRelayBackend(ctx context.Context, d *Daemon) (*relayBackend, error) {
+	cfg := d.cfg
+	a, err := awsconf.Resolve(ctx, awsconf.Options{
+		Region: cfg.Region, RoleARN: cfg.RoleARN, ProxyAddress: cfg.ProxyAddress, Endpoint: cfg.Endpoint,
+		NoVerifySSL: cfg.NoVerifySSL, LocalMode: cfg.LocalMode, Getenv: d.o.Getenv, Logger: d.log,
+		Version: d.o.Version, IMDSEndpoint: d.o.IMDSEndpoint,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.log.Info("HTTP Proxy server using X-Ray Endpoint : " + a.ProxyTarget.String())
+	r := &relayBackend{d: d, aws: a}
+	r.xray = xray.New(xray.Options{Endpoint: a.APIEndpoint, Region: a.Region, Credentials: a.Credentials, Client: a.HTTPClient, UserAgent: a.UserAgent})
+	r.proxy = proxy.New(proxy.Options{Target: a.ProxyTarget, Region: a.Region, Credentials: a.Credentials, Client: a.ProxyHTTPClient, Logger: d.log, UserAgent: a.UserAgent})
+	return r, nil
+}
+
+func (r *relayBackend) sender() export.Sender             { return r.xray }
+func (r *relayBackend) exporterOptions(o *export.Options) {}
+func (r *relayBackend) handler() http.Handler              { return r.proxy }
+
+func (r *relayBackend) start(ctx context.Context) error {
+	go func() {
+		// One clear line instead of a failing upload per batch later.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := r.aws.CheckCredentials(cctx); err != nil {
+			r.d.log.Warn(err.Error())
+		}
+	}()
+	return nil
+}
+
+func (r *relayBackend) shutdown(ctx context.Context) error { return nil }
