@@ -244,7 +244,7 @@ func newRelayBackend(ctx context.Context, d *Daemon) (*relayBackend, error) {
 
 func (r *relayBackend) sender() export.Sender             { return r.xray }
 func (r *relayBackend) exporterOptions(o *export.Options) {}
-func (r *relayBackend) handler() http.Handler              { return r.proxy }
+func (r *relayBackend) handler() http.Handler             { return r.proxy }
 
 func (r *relayBackend) start(ctx context.Context) error {
 	go func() {

@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		// The AWS X-Ray SDK keeps its sampling poller and emitter for the process's life.
 		goleak.IgnoreAnyFunction("github.com/aws/aws-xray-sdk-go/strategy/sampling.(*CentralizedStrategy).startRulePoller.func1"),
+		goleak.IgnoreAnyFunction("github.com/aws/aws-xray-sdk-go/strategy/sampling.(*CentralizedStrategy).startRulePoller.func2"),
 		goleak.IgnoreAnyFunction("github.com/aws/aws-xray-sdk-go/strategy/sampling.(*CentralizedStrategy).startTargetPoller.func1"),
+		goleak.IgnoreAnyFunction("github.com/aws/aws-xray-sdk-go/strategy/sampling.(*CentralizedStrategy).startTargetPoller.func2"),
 		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
