@@ -46,6 +46,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closer.Close()
+	if stop := startProfiles(log); stop != nil {
+		defer stop()
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -3,7 +3,9 @@ package segment
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseDatagramFollowsUpstreamHeaderRules(t *testing.T) {
@@ -108,5 +110,26 @@ func BenchmarkAppendJSONString1KB(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		buf = AppendJSONString(buf[:0], doc)
+	}
+}
+
+func TestAppendJSONStringMatchesEncodingJSONOnEveryByte(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for _, pos := range []int{0, 3, 7, 8, 15, 16} {
+			b := []byte(strings.Repeat("a", 20))
+			b[pos] = byte(c)
+			enc := AppendJSONString(nil, b)
+			var got string
+			if err := json.Unmarshal(enc, &got); err != nil {
+				t.Fatalf("byte %#x at %d: %v (%s)", c, pos, err, enc)
+			}
+			want := string(b)
+			if !utf8.ValidString(want) {
+				want = strings.ToValidUTF8(want, "\ufffd")
+			}
+			if got != want {
+				t.Fatalf("byte %#x at %d: got %q want %q", c, pos, got, want)
+			}
+		}
 	}
 }

@@ -1,0 +1,267 @@
+// Command xray-bench measures a daemon binary the way issue #4 asks: it starts the binary
+// against a fake X-Ray endpoint on loopback, sends N segments of S bytes at R per second
+// over UDP, and reports delivered %, daemon CPU per segment (utime+stime from /proc over
+// the daemon's whole life), idle RSS and peak RSS. With -compare it runs the same
+// workload against a second binary (an upstream build, say) and prints the ratios.
+//
+//	go run ./cmd/xray-bench -n 100000 -size 1024 -rate 20000
+//	go run ./cmd/xray-bench -rate 0 -compare /path/to/upstream/xray
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xrayd/xrayd/internal/testutil/fakexray"
+)
+
+type result struct {
+	binary                string
+	sent, delivered       int
+	distinct              int
+	cpuMicros             float64
+	idleRSSKB, peakRSSKB  int
+	sendSeconds, drainSec float64
+	rcvbufErrors          int64
+}
+
+func main() {
+	var (
+		bin     = flag.String("bin", "", "daemon binary to measure (default: build ./cmd/xray)")
+		compare = flag.String("compare", "", "second binary to run the same workload against")
+		n       = flag.Int("n", 100000, "segments to send")
+		size    = flag.Int("size", 1024, "segment size in bytes")
+		rate    = flag.Int("rate", 20000, "segments per second (0 = as fast as the sender can)")
+		memMB   = flag.Int("m", 0, "-m buffer memory for the daemon (0 = its default)")
+		down    = flag.Duration("down", 0, "keep the fake backend down (503) for this long from the start")
+		extra   = flag.String("args", "", "extra arguments for the daemon, space separated")
+		settle  = flag.Duration("settle", 15*time.Second, "how long to wait for deliveries after sending")
+		repeats = flag.Int("repeat", 1, "runs per binary (figures are printed per run)")
+	)
+	flag.Parse()
+	if *bin == "" {
+		dir, err := os.MkdirTemp("", "xray-bench")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(dir)
+		*bin = filepath.Join(dir, "xray")
+		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/xray").CombinedOutput(); err != nil {
+			fail(fmt.Errorf("building ./cmd/xray: %v\n%s", err, out))
+		}
+	}
+	bins := []string{*bin}
+	if *compare != "" {
+		bins = append(bins, *compare)
+	}
+	fmt.Printf("workload: %d segments of %d bytes at %s, backend down for %v\n", *n, *size, rateString(*rate), *down)
+	var results [][]result
+	for _, b := range bins {
+		var rs []result
+		for i := 0; i < *repeats; i++ {
+			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra))
+			if err != nil {
+				fail(err)
+			}
+			print(r)
+			rs = append(rs, r)
+		}
+		results = append(results, rs)
+	}
+	if len(results) == 2 {
+		a, b := results[0][0], results[1][0]
+		fmt.Printf("ratios (%s / %s): delivered %.3f, CPU per segment %.2f, idle RSS %.2f, peak RSS %.2f\n",
+			filepath.Base(a.binary), filepath.Base(b.binary),
+			pct(a)/max(pct(b), 1e-9), a.cpuMicros/max(b.cpuMicros, 1e-9),
+			float64(a.idleRSSKB)/float64(max(b.idleRSSKB, 1)), float64(a.peakRSSKB)/float64(max(b.peakRSSKB, 1)))
+	}
+}
+
+func rateString(r int) string {
+	if r <= 0 {
+		return "full speed"
+	}
+	return fmt.Sprintf("%d/s", r)
+}
+
+func pct(r result) float64 { return 100 * float64(r.distinct) / float64(r.sent) }
+
+func print(r result) {
+	fmt.Printf("%-40s delivered %6.2f%% (%d/%d, %d arrivals)  CPU %.2f µs/segment  idle RSS %.1f MB  peak RSS %.1f MB  send %.2fs drain %.2fs  kernel rcvbuf drops %d\n",
+		r.binary, pct(r), r.distinct, r.sent, r.delivered, r.cpuMicros, float64(r.idleRSSKB)/1024, float64(r.peakRSSKB)/1024, r.sendSeconds, r.drainSec, r.rcvbufErrors)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "xray-bench:", err)
+	os.Exit(1)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra []string) (result, error) {
+	r := result{binary: bin, sent: n}
+	fx := fakexray.New("us-east-1")
+	defer fx.Close()
+	if down > 0 {
+		fx.SetFaults(fakexray.Faults{Down: true})
+		time.AfterFunc(down, func() { fx.SetFaults(fakexray.Faults{}) })
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return r, err
+	}
+	dir, err := os.MkdirTemp("", "xray-bench-run")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := filepath.Join(dir, "cfg.yaml")
+	if err := os.WriteFile(cfg, []byte("Version: 2\nEndpoint: "+fx.URL+"\n"), 0o644); err != nil {
+		return r, err
+	}
+	args := []string{"-c", cfg, "-o", "-n", "us-east-1", "-b", addr, "-t", addr, "-l", "error"}
+	if memMB > 0 {
+		args = append(args, "-m", strconv.Itoa(memMB))
+	}
+	args = append(args, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+fakexray.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+fakexray.SecretAccessKey, "AWS_EC2_METADATA_DISABLED=true")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	time.Sleep(1500 * time.Millisecond) // start-up and idle
+	r.idleRSSKB = statusKB(pid, "VmRSS")
+	rcvBefore := rcvbufErrors()
+
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	payload := make([]byte, 0, size+64)
+	start := time.Now()
+	const chunk = 10
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) * chunk / float64(rate))
+	}
+	next := start
+	for i := 0; i < n; i++ {
+		payload = segmentDatagram(payload[:0], i, size)
+		if _, err := conn.Write(payload); err != nil {
+			return r, err
+		}
+		if interval > 0 && i%chunk == chunk-1 {
+			next = next.Add(interval)
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+		}
+	}
+	r.sendSeconds = time.Since(start).Seconds()
+	// Wait until everything arrived or nothing moved for a while.
+	drainStart := time.Now()
+	last, lastChange := -1, time.Now()
+	for {
+		d, _ := fx.Count()
+		if d != last {
+			last, lastChange = d, time.Now()
+		}
+		if d >= n || time.Since(lastChange) > settle {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.drainSec = time.Since(drainStart).Seconds()
+	r.distinct, r.delivered = fx.Count()
+	r.cpuMicros = cpuSeconds(pid) * 1e6 / float64(max(r.distinct, 1))
+	r.peakRSSKB = statusKB(pid, "VmHWM")
+	r.rcvbufErrors = rcvbufErrors() - rcvBefore
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
+	return r, nil
+}
+
+// segmentDatagram writes a header line and a segment document of exactly size bytes.
+func segmentDatagram(dst []byte, i, size int) []byte {
+	dst = append(dst, "{\"format\":\"json\",\"version\":1}\n"...)
+	start := len(dst)
+	now := time.Now().Unix()
+	dst = fmt.Appendf(dst, `{"trace_id":"1-%08x-%024x","id":"%016x","name":"bench","start_time":%d.1,"end_time":%d.2,"metadata":{"pad":"`, now, i, i, now, now)
+	for len(dst)-start < size-3 {
+		dst = append(dst, 'x')
+	}
+	return append(dst, `"}}`...)
+}
+
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+func statusKB(pid int, key string) int {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), key+":") {
+			v, _ := strconv.Atoi(strings.Fields(sc.Text())[1])
+			return v
+		}
+	}
+	return 0
+}
+
+func rcvbufErrors() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "Udp:") && strings.HasPrefix(lines[i+1], "Udp:") {
+			names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+			for j, n := range names {
+				if n == "RcvbufErrors" && j < len(vals) {
+					v, _ := strconv.ParseInt(vals[j], 10, 64)
+					return v
+				}
+			}
+		}
+	}
+	return 0
+}
