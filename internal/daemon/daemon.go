@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -237,7 +238,7 @@ func newRelayBackend(ctx context.Context, d *Daemon) (*relayBackend, error) {
 	}
 	d.log.Info("HTTP Proxy server using X-Ray Endpoint : " + a.ProxyTarget.String())
 	r := &relayBackend{d: d, aws: a}
-	r.xray = xray.New(xray.Options{Endpoint: a.APIEndpoint, Region: a.Region, Credentials: a.Credentials, Client: a.HTTPClient, UserAgent: a.UserAgent})
+	r.xray = xray.New(xray.Options{Endpoint: a.APIEndpoint, Region: a.Region, Credentials: a.Credentials, Client: a.HTTPClient, UserAgent: a.UserAgent, Direct: directRoute(a.HTTPClient, a.APIEndpoint)})
 	r.proxy = proxy.New(proxy.Options{Target: a.ProxyTarget, Region: a.Region, Credentials: a.Credentials, Client: a.ProxyHTTPClient, Logger: d.log, UserAgent: a.UserAgent})
 	return r, nil
 }
@@ -258,4 +259,21 @@ func (r *relayBackend) start(ctx context.Context) error {
 	return nil
 }
 
-func (r *relayBackend) shutdown(ctx context.Context) error { return nil }
+func (r *relayBackend) shutdown(ctx context.Context) error {
+	r.xray.Close()
+	return nil
+}
+
+// directRoute reports whether uploads to endpoint go straight to it (no outbound proxy),
+// so that the exporter's own HTTP/1.1 client may be used.
+func directRoute(c *http.Client, endpoint *url.URL) bool {
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok {
+		return false
+	}
+	if tr.Proxy == nil {
+		return true
+	}
+	u, err := tr.Proxy(&http.Request{URL: endpoint, Header: http.Header{}})
+	return err == nil && u == nil
+}

@@ -114,8 +114,32 @@ func New(o Options) *Exporter {
 // Start launches the dispatcher. ctx is not retained beyond its values.
 func (e *Exporter) Start(ctx context.Context) error {
 	e.ctx, e.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	e.o.Queue.OnPush(e.kick)
 	go e.run()
 	return nil
+}
+
+// kick runs on the pusher's goroutine (the UDP reader) after every push and starts the
+// full batches at once, so a steady stream never needs the dispatcher to wake up.
+// Partial batches, backoff and draining are the dispatcher's.
+func (e *Exporter) kick() {
+	for e.o.Queue.Len() >= e.o.BatchSize {
+		if e.ctx.Err() != nil || e.stopping() {
+			return
+		}
+		e.mu.Lock()
+		backingOff := e.o.Now().Before(e.backoffUntil)
+		e.mu.Unlock()
+		if backingOff {
+			return
+		}
+		select {
+		case e.sem <- struct{}{}:
+			e.dispatch()
+		default:
+			return // every slot busy; the finishing call pokes the dispatcher
+		}
+	}
 }
 
 // Health reports whether the backend has been failing, and since when.
@@ -179,13 +203,28 @@ func (e *Exporter) run() {
 	defer close(e.done)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	wait := func(d time.Duration) bool { // false when aborted
+	// wait sleeps for d, or until the queue gets its first document (ready), a call
+	// finishes (done), or a stop. Waking only for what matters keeps an active daemon
+	// from waking this goroutine for every push or every call.
+	wait := func(d time.Duration, ready, done bool) bool { // false when aborted
+		var readyCh <-chan struct{}
+		var doneCh <-chan struct{}
+		if ready {
+			readyCh = e.o.Queue.Ready()
+		}
+		if done {
+			doneCh = e.sendDone
+		}
+		stopCh := e.stopCh
+		if e.stopping() {
+			stopCh = nil
+		}
 		timer.Reset(d)
 		select {
 		case <-timer.C:
-		case <-e.o.Queue.Ready():
-		case <-e.sendDone:
-		case <-e.stopCh:
+		case <-readyCh:
+		case <-doneCh:
+		case <-stopCh:
 		case <-e.ctx.Done():
 			return false
 		}
@@ -224,7 +263,7 @@ func (e *Exporter) run() {
 			case e.sem <- struct{}{}:
 			default:
 				// All slots busy: wait for a call to finish.
-				if !wait(time.Second) {
+				if !wait(time.Second, false, true) {
 					return
 				}
 				continue
@@ -244,7 +283,10 @@ func (e *Exporter) run() {
 		if d < time.Millisecond {
 			d = time.Millisecond
 		}
-		if !wait(d) {
+		// Empty queue: wait for the first document. Otherwise only the oldest one's
+		// flush time matters (full batches are started by kick); while stopping, wait
+		// for in-flight calls, which may put documents back.
+		if !wait(d, !any, stopping) {
 			return
 		}
 	}
@@ -282,6 +324,7 @@ func (e *Exporter) call(batch []*queue.Item) {
 		case e.sendDone <- struct{}{}:
 		default:
 		}
+		e.kick() // this goroutine is awake anyway: start what piled up meanwhile
 	}()
 	docs := make([][]byte, len(batch))
 	retries := 0

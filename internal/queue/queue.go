@@ -29,7 +29,13 @@ type Queue struct {
 	ready  chan struct{} // signalled (non-blocking) when items are pushed
 	pool   *Pool
 	onDrop func(evicted []*Item)
+	onPush func() // called after every Push, outside the lock, on the pusher's goroutine
 }
+
+// OnPush sets a function run after every Push on the pushing goroutine, outside the
+// queue's lock. The exporter uses it to start full batches without waking a goroutine.
+// Set it before the queue is shared.
+func (q *Queue) OnPush(fn func()) { q.onPush = fn }
 
 // New makes a queue that holds at most budget bytes. onDrop, if not nil, is called with
 // evicted items (outside the lock is not guaranteed: it runs under the queue's lock and
@@ -38,7 +44,8 @@ func New(budget int64, pool *Pool, onDrop func(evicted []*Item)) *Queue {
 	return &Queue{budget: budget, ready: make(chan struct{}, 1), pool: pool, onDrop: onDrop}
 }
 
-// Ready is signalled after pushes; consumers select on it to wake up.
+// Ready is signalled when a push finds the queue empty; a consumer that waits for the
+// first document selects on it. Later pushes do not signal (see OnPush).
 func (q *Queue) Ready() <-chan struct{} { return q.ready }
 
 // Budget returns the byte budget.
@@ -49,13 +56,19 @@ func (q *Queue) Budget() int64 { return q.budget }
 // items were evicted.
 func (q *Queue) Push(items ...*Item) int {
 	q.mu.Lock()
+	wasEmpty := q.head == len(q.items)
 	for _, it := range items {
 		q.items = append(q.items, it)
 		q.bytes += it.Size()
 	}
 	evicted := q.evictLocked()
 	q.mu.Unlock()
-	q.signal()
+	if wasEmpty {
+		q.signal()
+	}
+	if q.onPush != nil {
+		q.onPush()
+	}
 	return evicted
 }
 

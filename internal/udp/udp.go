@@ -64,7 +64,7 @@ type socket interface {
 // Listen binds the UDP address. Errors name the address.
 func Listen(o Options) (*Server, error) {
 	if o.Tick <= 0 {
-		o.Tick = 5 * time.Millisecond
+		o.Tick = 10 * time.Millisecond
 	}
 	if o.IdleAfter <= 0 {
 		o.IdleAfter = 100 * time.Millisecond

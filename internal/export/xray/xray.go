@@ -32,7 +32,11 @@ type Options struct {
 	Credentials aws.CredentialsProvider
 	Client      *http.Client
 	UserAgent   string
-	Now         func() time.Time
+	// Direct, when true, sends through xrayd's own HTTP/1.1 client instead of Client,
+	// using Client's transport for TLS settings and dialing. Set it only when no outbound
+	// proxy applies to Endpoint.
+	Direct bool
+	Now    func() time.Time
 }
 
 // Sender implements export.Sender for PutTraceSegments.
@@ -42,6 +46,7 @@ type Sender struct {
 	host   string
 	signer *v4.Signer
 	bufs   sync.Pool // *[]byte request bodies
+	direct *directClient
 }
 
 // New makes a Sender.
@@ -54,7 +59,19 @@ func New(o Options) *Sender {
 	}
 	u := *o.Endpoint
 	u.Path, u.RawPath, u.RawQuery = "/TraceSegments", "", ""
-	return &Sender{o: o, url: u.String(), host: u.Host, signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })}
+	s := &Sender{o: o, url: u.String(), host: u.Host, signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })}
+	if o.Direct {
+		tr, _ := o.Client.Transport.(*http.Transport)
+		s.direct = newDirectClient(u.Host, u.Scheme, tr)
+	}
+	return s
+}
+
+// Close releases kept-alive connections.
+func (s *Sender) Close() {
+	if s.direct != nil {
+		s.direct.closeIdle()
+	}
 }
 
 // Name implements export.Sender.
@@ -113,20 +130,40 @@ func (s *Sender) do(ctx context.Context, body []byte) ([]byte, error) {
 	if err := s.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "xray", s.o.Region, now); err != nil {
 		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("signing request: %w", err)}
 	}
-	resp, err := s.o.Client.Do(req)
+	var (
+		status int
+		header http.Header
+		rb     []byte
+	)
+	if s.direct != nil {
+		status, header, rb, err = s.direct.do(ctx, req, body)
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w: %v", ctx.Err(), err)
+		}
+	} else {
+		status, header, rb, err = s.viaNetHTTP(req)
+	}
 	if err != nil {
 		return nil, export.ClassifyTransportError(err)
+	}
+	if status/100 != 2 {
+		code, msg := ErrorType(header, rb)
+		return nil, export.ClassifyResponse(status, code, header, fmt.Errorf("%s", msg))
+	}
+	return rb, nil
+}
+
+func (s *Sender) viaNetHTTP(req *http.Request) (int, http.Header, []byte, error) {
+	resp, err := s.o.Client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return nil, export.ClassifyTransportError(fmt.Errorf("reading response: %w", err))
+		return resp.StatusCode, nil, nil, fmt.Errorf("reading response: %w", err)
 	}
-	if resp.StatusCode/100 != 2 {
-		code, msg := ErrorType(resp.Header, rb)
-		return nil, export.ClassifyResponse(resp.StatusCode, code, resp.Header, fmt.Errorf("%s", msg))
-	}
-	return rb, nil
+	return resp.StatusCode, resp.Header, rb, nil
 }
 
 // ErrorType extracts an AWS JSON-protocol error type and message from a response.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -15,8 +17,56 @@ import (
 )
 
 func newSender(t *testing.T, fx *fakexray.Server, secret string) *Sender {
+	return newSenderMode(t, fx, secret, false)
+}
+
+func newSenderMode(t *testing.T, fx *fakexray.Server, secret string, direct bool) *Sender {
 	u, _ := url.Parse(fx.URL)
-	return New(Options{Endpoint: u, Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider(fakexray.AccessKeyID, secret, ""), Client: fx.Client(), UserAgent: "xrayd-test"})
+	s := New(Options{Endpoint: u, Region: "us-west-2", Credentials: credentials.NewStaticCredentialsProvider(fakexray.AccessKeyID, secret, ""), Client: fx.Client(), UserAgent: "xrayd-test", Direct: direct})
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestDirectClientOverHTTPAndTLSDeliversSignedAndReusesConnections(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", tls), func(t *testing.T) {
+			fx := fakexray.New("us-west-2")
+			if tls {
+				fx.Close()
+				fx = fakexray.NewTLS("us-west-2")
+			}
+			defer fx.Close()
+			fx.Logf = t.Logf
+			s := newSenderMode(t, fx, fakexray.SecretAccessKey, true)
+			for i := 0; i < 20; i++ {
+				d := []byte(fmt.Sprintf(`{"id":"%016x","name":"quote \" here"}`, i))
+				if _, err := s.Send(context.Background(), [][]byte{d}); err != nil {
+					t.Fatal(err)
+				}
+				if fx.Has(string(d)) != 1 {
+					t.Fatalf("doc %d missing", i)
+				}
+			}
+			if fx.BadSigs.Load() != 0 {
+				t.Fatal("bad signature")
+			}
+			if len(s.direct.idle) != 1 {
+				t.Fatalf("%d idle connections, want 1 reused", len(s.direct.idle))
+			}
+			fx.SetFaults(fakexray.Faults{ThrottleRate: 1})
+			_, err := s.Send(context.Background(), [][]byte{[]byte(`{}`)})
+			if ce := export.AsCallError(err); err == nil || !ce.Throttled {
+				t.Fatalf("throttle not seen: %v", err)
+			}
+			fx.SetFaults(fakexray.Faults{Delay: time.Second})
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			_, err = s.Send(ctx, [][]byte{[]byte(`{}`)})
+			if ce := export.AsCallError(err); err == nil || ce.Class != counters.ErrTimeout {
+				t.Fatalf("timeout not classified: %v %+v", err, ce)
+			}
+		})
+	}
 }
 
 func TestSendDeliversDocumentsUnalteredAndSigned(t *testing.T) {

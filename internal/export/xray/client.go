@@ -1,0 +1,200 @@
+package xray
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// directClient is a minimal HTTP/1.1 client for the upload hot path. net/http hands every
+// request to a writer goroutine and every response to a reader goroutine; at hundreds of
+// calls a second those hand-offs (thread wake-ups) cost more than the upload itself. Here
+// the calling goroutine writes the request with one writev and reads the answer on a
+// kept-alive connection. It is used only for direct connections (no outbound proxy);
+// everything else goes through net/http.
+type directClient struct {
+	addr      string // host:port to dial
+	tlsConfig *tls.Config
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	mu   sync.Mutex
+	idle []*pconn
+}
+
+type pconn struct {
+	c   net.Conn
+	br  *bufio.Reader
+	hdr []byte
+}
+
+const maxIdle = 64
+
+func newDirectClient(endpointHost, scheme string, tr *http.Transport) *directClient {
+	addr := endpointHost
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		if scheme == "https" {
+			addr = net.JoinHostPort(addr, "443")
+		} else {
+			addr = net.JoinHostPort(addr, "80")
+		}
+	}
+	d := &directClient{addr: addr}
+	if scheme == "https" {
+		var cfg *tls.Config
+		if tr != nil && tr.TLSClientConfig != nil {
+			cfg = tr.TLSClientConfig.Clone()
+		} else {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg.ServerName = host
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		d.tlsConfig = cfg
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	d.dial = dialer.DialContext
+	if tr != nil && tr.DialContext != nil {
+		d.dial = tr.DialContext
+	}
+	return d
+}
+
+func (d *directClient) get(ctx context.Context) (*pconn, bool, error) {
+	d.mu.Lock()
+	if n := len(d.idle); n > 0 {
+		pc := d.idle[n-1]
+		d.idle = d.idle[:n-1]
+		d.mu.Unlock()
+		return pc, true, nil
+	}
+	d.mu.Unlock()
+	c, err := d.dial(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	if d.tlsConfig != nil {
+		tc := tls.Client(c, d.tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, false, err
+		}
+		c = tc
+	}
+	return &pconn{c: c, br: bufio.NewReaderSize(c, 4096)}, false, nil
+}
+
+func (d *directClient) put(pc *pconn) {
+	d.mu.Lock()
+	if len(d.idle) < maxIdle {
+		d.idle = append(d.idle, pc)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	pc.c.Close()
+}
+
+// closeIdle closes kept-alive connections.
+func (d *directClient) closeIdle() {
+	d.mu.Lock()
+	idle := d.idle
+	d.idle = nil
+	d.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+}
+
+// do sends req (already signed; its Body is ignored) with body and returns the status,
+// headers and body of the answer.
+func (d *directClient) do(ctx context.Context, req *http.Request, body []byte) (int, http.Header, []byte, error) {
+	pc, reused, err := d.get(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	status, h, rb, keep, err := d.roundTrip(ctx, pc, req, body)
+	if err != nil && reused && status == 0 && ctx.Err() == nil {
+		// A kept-alive connection the server had closed: try once on a fresh one.
+		pc.c.Close()
+		if pc, _, err = d.get(ctx); err != nil {
+			return 0, nil, nil, err
+		}
+		status, h, rb, keep, err = d.roundTrip(ctx, pc, req, body)
+	}
+	if err != nil || !keep {
+		pc.c.Close()
+	} else {
+		d.put(pc)
+	}
+	return status, h, rb, err
+}
+
+func (d *directClient) roundTrip(ctx context.Context, pc *pconn, req *http.Request, body []byte) (status int, h http.Header, rb []byte, keep bool, err error) {
+	if dl, ok := ctx.Deadline(); ok {
+		pc.c.SetDeadline(dl)
+	} else {
+		pc.c.SetDeadline(time.Time{})
+	}
+	// Abort the blocking I/O when the context ends early (drain deadline).
+	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	pc.hdr = appendRequestHeader(pc.hdr[:0], req, len(body))
+	bufs := net.Buffers{pc.hdr, body}
+	if _, err = bufs.WriteTo(pc.c); err != nil {
+		return 0, nil, nil, false, err
+	}
+	resp, err := http.ReadResponse(pc.br, req)
+	if err != nil {
+		return 0, nil, nil, false, err
+	}
+	rb, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	resp.Body.Close()
+	if err != nil {
+		return resp.StatusCode, nil, nil, false, err
+	}
+	return resp.StatusCode, resp.Header, rb, !resp.Close, nil
+}
+
+// appendRequestHeader writes the request line and headers. Header order does not matter
+// to SigV4 (the signature covers a canonical, sorted form); we sort for determinism.
+func appendRequestHeader(dst []byte, req *http.Request, n int) []byte {
+	dst = append(dst, req.Method...)
+	dst = append(dst, ' ')
+	dst = append(dst, req.URL.RequestURI()...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	dst = append(dst, host...)
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = append(dst, "\r\n"...)
+	keys := make([]string, 0, len(req.Header))
+	for k := range req.Header {
+		if k == "Host" || k == "Content-Length" {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range req.Header[k] {
+			dst = append(dst, k...)
+			dst = append(dst, ": "...)
+			dst = append(dst, v...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return append(dst, "\r\n"...)
+}
