@@ -24,6 +24,7 @@ import (
 	"github.com/xrayd/xrayd/internal/metrics"
 	"github.com/xrayd/xrayd/internal/proxy"
 	"github.com/xrayd/xrayd/internal/queue"
+	"github.com/xrayd/xrayd/internal/telemetry"
 	"github.com/xrayd/xrayd/internal/udp"
 )
 
@@ -55,6 +56,9 @@ type Daemon struct {
 
 	dropLog *logging.Limited
 	wg      sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // backend is what differs between relay mode and the local backend.
@@ -188,7 +192,13 @@ func (d *Daemon) Start(ctx context.Context) error {
 }
 
 // Shutdown stops intake, drains the queue within ctx's deadline and stops everything.
+// Later calls return the first call's result.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.shutdownOnce.Do(func() { d.shutdownErr = d.shutdown(ctx) })
+	return d.shutdownErr
+}
+
+func (d *Daemon) shutdown(ctx context.Context) error {
 	start := time.Now()
 	_ = d.udp.Close()
 	queued := d.queue.Len()
@@ -220,24 +230,27 @@ func deadlineString(ctx context.Context) string {
 
 // relayBackend forwards to AWS X-Ray.
 type relayBackend struct {
-	d     *Daemon
-	aws   *awsconf.AWS
-	xray  *xray.Sender
-	proxy *proxy.Proxy
+	d         *Daemon
+	aws       *awsconf.AWS
+	xray      *xray.Sender
+	proxy     *proxy.Proxy
+	telemetry *telemetry.Reporter
+	awsOpts   awsconf.Options
 }
 
 func newRelayBackend(ctx context.Context, d *Daemon) (*relayBackend, error) {
 	cfg := d.cfg
-	a, err := awsconf.Resolve(ctx, awsconf.Options{
+	ao := awsconf.Options{
 		Region: cfg.Region, RoleARN: cfg.RoleARN, ProxyAddress: cfg.ProxyAddress, Endpoint: cfg.Endpoint,
 		NoVerifySSL: cfg.NoVerifySSL, LocalMode: cfg.LocalMode, Getenv: d.o.Getenv, Logger: d.log,
 		Version: d.o.Version, IMDSEndpoint: d.o.IMDSEndpoint,
-	})
+	}
+	a, err := awsconf.Resolve(ctx, ao)
 	if err != nil {
 		return nil, err
 	}
 	d.log.Info("HTTP Proxy server using X-Ray Endpoint : " + a.ProxyTarget.String())
-	r := &relayBackend{d: d, aws: a}
+	r := &relayBackend{d: d, aws: a, awsOpts: ao}
 	r.xray = xray.New(xray.Options{Endpoint: a.APIEndpoint, Region: a.Region, Credentials: a.Credentials, Client: a.HTTPClient, UserAgent: a.UserAgent, Direct: directRoute(a.HTTPClient, a.APIEndpoint)})
 	r.proxy = proxy.New(proxy.Options{Target: a.ProxyTarget, Region: a.Region, Credentials: a.Credentials, Client: a.ProxyHTTPClient, Logger: d.log, UserAgent: a.UserAgent})
 	return r, nil
@@ -256,11 +269,30 @@ func (r *relayBackend) start(ctx context.Context) error {
 			r.d.log.Warn(err.Error())
 		}
 	}()
-	return nil
+	// Instance metadata may take up to a second; resolve identity before the first
+	// telemetry record is due rather than at start-up.
+	hostname, instanceID := awsconf.Identity(ctx, r.awsOpts)
+	r.telemetry = telemetry.New(telemetry.Options{
+		Counters: r.d.counters, Hostname: hostname, InstanceID: instanceID, ResourceARN: r.d.cfg.ResourceARN, Logger: r.d.log,
+		Send: func(ctx context.Context, body []byte) error {
+			_, err := r.aws.Call(ctx, "/TelemetryRecords", body)
+			return err
+		},
+	})
+	return r.telemetry.Start(ctx)
 }
 
 func (r *relayBackend) shutdown(ctx context.Context) error {
-	r.xray.Close()
+	defer r.xray.Close()
+	if r.telemetry == nil {
+		return nil
+	}
+	// The final telemetry record gets a few seconds even after the drain deadline.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.telemetry.Shutdown(tctx); err != nil {
+		r.d.log.Debug("Final telemetry record not sent", "error", err)
+	}
 	return nil
 }
 

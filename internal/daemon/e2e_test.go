@@ -104,9 +104,11 @@ func (td *testDaemon) shutdown(t *testing.T, deadline time.Duration) {
 	}
 }
 
-func udpConn(t *testing.T, td *testDaemon) net.Conn {
+func udpConn(t *testing.T, td *testDaemon) net.Conn { return udpConnLocal(t, td.Daemon) }
+
+func udpConnLocal(t *testing.T, d *Daemon) net.Conn {
 	t.Helper()
-	c, err := net.Dial("udp", td.UDPAddr().String())
+	c, err := net.Dial("udp", d.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +160,12 @@ func TestRelayDeliversDatagramsSignedAndUnaltered(t *testing.T) {
 	c2 := td.Counters()
 	if c2.Received.Load() != 500 || c2.Sent.Load() != 500 || c2.Rejected.Load() != 0 {
 		t.Fatalf("received %d sent %d rejected %d", c2.Received.Load(), c2.Sent.Load(), c2.Rejected.Load())
+	}
+	// Shutdown sends a final telemetry record with the period's counters.
+	td.shutdown(t, 10*time.Second)
+	tel := td.fx.Telemetry()
+	if len(tel) == 0 || !strings.Contains(string(tel[len(tel)-1]), `"SegmentsReceivedCount":500`) || !strings.Contains(string(tel[len(tel)-1]), `"SegmentsSentCount":500`) {
+		t.Fatalf("telemetry records: %s", tel)
 	}
 }
 

@@ -105,8 +105,8 @@ func TestShutdownDrainsTwentyThousandBufferedSegments(t *testing.T) {
 	td.fx.SetFaults(fakexray.Faults{Down: true})
 	docs := sendAtRate(t, udpConn(t, td), 0, 20000, 20000)
 	waitUntil(t, 10*time.Second, "all datagrams read", func() bool { return td.Counters().Received.Load() == 20000 })
-	if q := td.queue.Len(); q < 19000 {
-		t.Fatalf("only %d segments buffered; the test needs them held back", q)
+	if b := td.queue.Bytes(); b < 19000*1000 {
+		t.Fatalf("only %d bytes buffered; the test needs the segments held back", b)
 	}
 	td.fx.SetFaults(fakexray.Faults{})
 	td.shutdown(t, 25*time.Second)

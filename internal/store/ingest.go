@@ -18,6 +18,8 @@ type Unprocessed struct {
 	Id        string `json:"Id,omitempty"`
 	ErrorCode string `json:"ErrorCode"`
 	Message   string `json:"Message"`
+	// Index is the position in Ingest's input of the document this entry is about.
+	Index int `json:"-"`
 }
 
 // flag bits of traces.flags.
@@ -113,13 +115,13 @@ func parseAll(docs [][]byte) ([]incoming, []Unprocessed) {
 	parallel(len(docs), func(i int) {
 		parts, err := trace.Split(docs[i])
 		if err != nil {
-			res[i].bad = append(res[i].bad, unprocessed(err))
+			res[i].bad = append(res[i].bad, unprocessed(err, i))
 			return
 		}
 		for _, p := range parts {
 			d, err := trace.Parse(p)
 			if err != nil {
-				res[i].bad = append(res[i].bad, unprocessed(err))
+				res[i].bad = append(res[i].bad, unprocessed(err, i))
 				continue
 			}
 			res[i].ok = append(res[i].ok, incoming{raw: p, doc: d})
@@ -134,12 +136,12 @@ func parseAll(docs [][]byte) ([]incoming, []Unprocessed) {
 	return ok, bad
 }
 
-func unprocessed(err error) Unprocessed {
+func unprocessed(err error, index int) Unprocessed {
 	var ve *trace.ValidationError
 	if errors.As(err, &ve) {
-		return Unprocessed{Id: ve.ID, ErrorCode: ve.Code, Message: ve.Msg}
+		return Unprocessed{Id: ve.ID, ErrorCode: ve.Code, Message: ve.Msg, Index: index}
 	}
-	return Unprocessed{ErrorCode: trace.CodeInvalidJSON, Message: err.Error()}
+	return Unprocessed{ErrorCode: trace.CodeInvalidJSON, Message: err.Error(), Index: index}
 }
 
 // parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines.

@@ -190,7 +190,7 @@ func (r *Reporter) record() Record {
 		SegmentsRejectedCount: d.Rejected,
 		SegmentsSentCount:     d.Sent,
 		// Segments refused as invalid are already in SegmentsRejectedCount.
-		SegmentsSpilloverCount: d.DroppedTotal() - d.Dropped[counters.DropInvalid],
+		SegmentsSpilloverCount: d.DroppedTotal(), // every drop; invalid unprocessed entries are counted in Rejected, not as drops
 		BackendConnectionErrors: BackendConnectionErrors{
 			TimeoutCount:           e[counters.ErrTimeout],
 			ConnectionRefusedCount: e[counters.ErrConnectionRefused],

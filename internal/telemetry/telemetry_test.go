@@ -63,7 +63,7 @@ func TestBodyMatchesPutTelemetryRecords(t *testing.T) {
 	c.Sent.Add(3)
 	c.AddDropped(counters.DropBudget, 2)
 	c.AddDropped(counters.DropSpool, 1)
-	c.AddDropped(counters.DropInvalid, 4) // already counted as rejected
+	c.AddDropped(counters.DropInvalid, 4) // a batch the backend refused outright: a drop like any other
 	c.AddBackendError(counters.ErrTimeout)
 	c.AddBackendError(counters.ErrHTTP5XX)
 	c.AddBackendError(counters.ErrHTTP5XX)
@@ -73,7 +73,7 @@ func TestBodyMatchesPutTelemetryRecords(t *testing.T) {
 		Hostname: "h", InstanceID: "i-1", ResourceARN: "arn:r"})
 	r.cycle(context.Background())
 	want := `{"EC2InstanceId":"i-1","Hostname":"h","ResourceARN":"arn:r","TelemetryRecords":[{"Timestamp":1795619839.136,` +
-		`"SegmentsReceivedCount":8,"SegmentsRejectedCount":5,"SegmentsSentCount":3,"SegmentsSpilloverCount":3,` +
+		`"SegmentsReceivedCount":8,"SegmentsRejectedCount":5,"SegmentsSentCount":3,"SegmentsSpilloverCount":7,` +
 		`"BackendConnectionErrors":{"TimeoutCount":1,"ConnectionRefusedCount":0,"HTTPCode4XXCount":0,"HTTPCode5XXCount":2,"UnknownHostCount":1,"OtherCount":0}}]}`
 	if len(rec.bodies) != 1 || string(rec.bodies[0]) != want {
 		t.Fatalf("body:\n got  %s\n want %s", rec.bodies, want)

@@ -92,20 +92,14 @@ func Listen(o Options) (*Server, error) {
 	s := &Server{o: o, sock: sock, done: make(chan struct{}), rejects: map[error]*rejectLog{}}
 	if o.ReceiveBuffer > 0 {
 		got := sock.rcvbuf()
-		lvl := slog.LevelInfo
 		if got < o.ReceiveBuffer {
-			lvl = slog.LevelWarn
+			o.Logger.Warn("UDP receive buffer smaller than requested: bursts may be dropped by the kernel; raise net.core.rmem_max (sysctl) or grant CAP_NET_ADMIN",
+				"requested_bytes", o.ReceiveBuffer, "obtained_bytes", got)
+		} else {
+			o.Logger.Info("UDP receive buffer", "bytes", got)
 		}
-		o.Logger.Log(nil, lvl, "UDP receive buffer", "requested_bytes", o.ReceiveBuffer, "obtained_bytes", got, "hint", hintFor(got, o.ReceiveBuffer))
 	}
 	return s, nil
-}
-
-func hintFor(got, want int) string {
-	if got >= want {
-		return ""
-	}
-	return "raise net.core.rmem_max (sysctl) or run with CAP_NET_ADMIN to avoid kernel drops under bursts"
 }
 
 // LocalAddr is the bound address.

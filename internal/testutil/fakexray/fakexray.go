@@ -71,6 +71,13 @@ func New(region string) *Server {
 	return s
 }
 
+// NewTLS starts a fake speaking HTTPS with a test certificate; use its Client().
+func NewTLS(region string) *Server {
+	s := &Server{Region: region, counts: map[string]int{}, rng: rand.New(rand.NewPCG(1, 2))}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	return s
+}
+
 // NewListener makes a fake on an existing listener (benchmarks).
 func NewListener(region string, l net.Listener) *Server {
 	s := &Server{Region: region, counts: map[string]int{}, rng: rand.New(rand.NewPCG(1, 2))}
