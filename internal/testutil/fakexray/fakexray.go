@@ -207,7 +207,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		for _, d := range in.TraceSegmentDocuments {
 			if f.Unprocessed != nil {
 				if code, bad := f.Unprocessed(d); bad {
-					var idDoc struct{ ID string `json:"id"` }
+					var idDoc struct {
+						ID string `json:"id"`
+					}
 					_ = json.Unmarshal([]byte(d), &idDoc)
 					out.UnprocessedTraceSegments = append(out.UnprocessedTraceSegments, unp{idDoc.ID, code, "injected"})
 					continue
