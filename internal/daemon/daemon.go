@@ -179,7 +179,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 	}()
 	if d.tcp != nil {
-		d.log.Info("Starting proxy http server on " + d.tcp.Addr().String())
+		if d.cfg.HasBackend("local") {
+			d.log.Info("Serving the X-Ray API and the UI on http://" + d.tcp.Addr().String() + "/")
+		} else {
+			d.log.Info("Starting proxy http server on " + d.tcp.Addr().String())
+		}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
