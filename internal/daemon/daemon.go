@@ -24,6 +24,7 @@ import (
 	"github.com/xrayd/xrayd/internal/metrics"
 	"github.com/xrayd/xrayd/internal/proxy"
 	"github.com/xrayd/xrayd/internal/queue"
+	"github.com/xrayd/xrayd/internal/spool"
 	"github.com/xrayd/xrayd/internal/telemetry"
 	"github.com/xrayd/xrayd/internal/udp"
 )
@@ -52,7 +53,9 @@ type Daemon struct {
 	http     *http.Server
 	tcp      net.Listener
 	backend  backend // xray relay or local store
+	spool    *spool.Spool
 	started  time.Time
+	stopBg   context.CancelFunc
 
 	dropLog *logging.Limited
 	wg      sync.WaitGroup
@@ -84,6 +87,9 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d.dropLog = logging.NewLimited(d.log, 10*time.Second, time.Now)
 	d.log.Info("Initializing AWS X-Ray daemon " + o.Version)
 
+	if err := openSpool(d); err != nil {
+		return nil, err
+	}
 	budget := int64(cfg.BufferMemoryMB) << 20
 	d.queue = queue.New(budget, d.pool, d.onEvict)
 	d.log.Info(fmt.Sprintf("Using buffer memory limit of %d MB", cfg.BufferMemoryMB))
@@ -113,6 +119,9 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		Queue: d.queue, Sender: d.backend.sender(), Counters: d.counters, Logger: d.log,
 		MaxRetryAge: cfg.MaxRetryAge, ObserveCall: d.metrics.ObserveCall,
 	}
+	if d.spool != nil {
+		eo.Spill = d.spill
+	}
 	if cfg.Concurrency > 0 {
 		// Concurrency is upstream's baseline; a slow backend may use up to 32x more
 		// calls in flight so that latency alone never forces drops.
@@ -140,6 +149,11 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 
 // onEvict runs under the queue's lock when the budget is exceeded.
 func (d *Daemon) onEvict(items []*queue.Item) {
+	kept := d.spill(items, counters.DropBudget)
+	if kept == len(items) {
+		return
+	}
+	items = items[kept:]
 	d.counters.AddDropped(counters.DropBudget, int64(len(items)))
 	if ok, suppressed := d.dropLog.Allow("budget"); ok {
 		d.log.Warn("Segment buffer is full. Dropping oldest segment documents. Consider increasing memory limit (-m / TotalBufferSizeMB)",
@@ -170,6 +184,15 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	if err := d.exporter.Start(ctx); err != nil {
 		return err
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	d.stopBg = stop
+	if d.spool != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.replaySpool(bg)
+		}()
 	}
 	d.wg.Add(1)
 	go func() {
@@ -205,6 +228,9 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 func (d *Daemon) shutdown(ctx context.Context) error {
 	start := time.Now()
 	_ = d.udp.Close()
+	if d.stopBg != nil {
+		d.stopBg()
+	}
 	queued := d.queue.Len()
 	sentBefore := d.counters.Sent.Load()
 	d.log.Info("Draining buffered segments", "queued", queued, "deadline", deadlineString(ctx))
@@ -222,6 +248,14 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	_ = d.http.Shutdown(hctx)
 	err := d.backend.shutdown(context.WithoutCancel(ctx))
 	d.wg.Wait()
+	if d.spool != nil {
+		if serr := d.spool.Close(); serr != nil && err == nil {
+			err = serr
+		}
+		if b := d.spool.Bytes(); b > 0 {
+			d.log.Info("Segments kept in the spool for the next start", "bytes", b, "dir", d.cfg.SpoolDir)
+		}
+	}
 	return err
 }
 
