@@ -125,9 +125,15 @@ func TestBudgetOverflowDropsOldestAndCountsThem(t *testing.T) {
 	if dropped == 0 || c.Sent.Load()+dropped != 5000 {
 		t.Fatalf("sent %d dropped %d", c.Sent.Load(), dropped)
 	}
-	// Drop-oldest: the newest document must have survived, the first must not.
-	if td.fx.Has(docs[len(docs)-1]) != 1 || td.fx.Has(docs[0]) != 0 {
-		t.Fatal("budget did not drop the oldest segments")
+	// Drop-oldest: the newest documents all survive; of the oldest, few do (a batch that
+	// was in flight when the budget overflowed is not evicted).
+	oldKept, newKept := 0, 0
+	for i := 0; i < 1000; i++ {
+		oldKept += td.fx.Has(docs[i])
+		newKept += td.fx.Has(docs[len(docs)-1-i])
+	}
+	if newKept != 1000 || oldKept > 300 {
+		t.Fatalf("budget did not drop the oldest: kept %d of the oldest 1000, %d of the newest 1000", oldKept, newKept)
 	}
 	if want := fmt.Sprint(dropped); !strings.Contains(td.logs.String(), "Dropping oldest") {
 		t.Fatalf("no warning about the %s drops", want)
