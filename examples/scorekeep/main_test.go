@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// segmentDoc is the part of a segment document the test looks at.
+type segmentDoc struct {
+	TraceID     string         `json:"trace_id"`
+	ID          string         `json:"id"`
+	ParentID    string         `json:"parent_id"`
+	Name        string         `json:"name"`
+	User        string         `json:"user"`
+	Annotations map[string]any `json:"annotations"`
+	HTTP        struct {
+		Request struct {
+			URL string `json:"url"`
+		} `json:"request"`
+	} `json:"http"`
+	Subsegments []json.RawMessage `json:"subsegments"`
+}
+
+// fakeDaemon listens on a loopback UDP port and returns the segments it receives.
+func fakeDaemon(t *testing.T) (string, <-chan segmentDoc) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	out := make(chan segmentDoc, 64)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, body, ok := bytes.Cut(buf[:n], []byte("\n"))
+			if !ok {
+				continue
+			}
+			var d segmentDoc
+			if json.Unmarshal(body, &d) == nil {
+				select {
+				case out <- d:
+				default:
+				}
+			}
+		}
+	}()
+	return pc.LocalAddr().String(), out
+}
+
+func TestCreateGameTracesEveryHopInOneTrace(t *testing.T) {
+	daemonAddr, segments := fakeDaemon(t)
+	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", daemonAddr)
+	if err := configureXRay("all"); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(ln.Addr().(*net.TCPAddr), "scorekeep-test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	resp, err := http.Post("http://"+ln.Addr().String()+"/api/game", "application/json", strings.NewReader(`{"user":"alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/game: status %d, body %s", resp.StatusCode, body)
+	}
+
+	// One request to /api/game makes four segments: game, users (from game), score, users (from score).
+	var got []segmentDoc
+	deadline := time.After(5 * time.Second)
+	for len(got) < 4 {
+		select {
+		case d := <-segments:
+			got = append(got, d)
+		case <-deadline:
+			t.Fatalf("got %d segments, want 4: %+v", len(got), got)
+		}
+	}
+	paths := map[string]int{}
+	for _, d := range got {
+		if d.TraceID != got[0].TraceID {
+			t.Errorf("segment %s (%s) in trace %s, want %s", d.ID, d.HTTP.Request.URL, d.TraceID, got[0].TraceID)
+		}
+		if d.Name != "scorekeep-test" || d.User != "alice" || d.Annotations["player"] != "alice" {
+			t.Errorf("segment %s: name %q user %q annotations %v", d.HTTP.Request.URL, d.Name, d.User, d.Annotations)
+		}
+		path := d.HTTP.Request.URL[strings.Index(d.HTTP.Request.URL[len("http://"):], "/")+len("http://"):]
+		if i := strings.IndexAny(path, "?"); i >= 0 {
+			path = path[:i]
+		}
+		if strings.HasPrefix(path, "/api/users/") {
+			path = "/api/users/{id}"
+		}
+		paths[path]++
+		if path == "/api/game" && (d.ParentID != "" || len(d.Subsegments) < 3) {
+			t.Errorf("/api/game segment: parent %q, %d subsegments; want root with >= 3", d.ParentID, len(d.Subsegments))
+		}
+		if path != "/api/game" && d.ParentID == "" {
+			t.Errorf("%s segment has no parent: the trace header was not propagated", path)
+		}
+	}
+	want := map[string]int{"/api/game": 1, "/api/users": 1, "/api/score": 1, "/api/users/{id}": 1}
+	for p, n := range want {
+		if paths[p] != n {
+			t.Errorf("segments for %s: %d, want %d (all: %v)", p, paths[p], n, paths)
+		}
+	}
+}
