@@ -158,6 +158,8 @@ func TestRelayDeliversDatagramsSignedAndUnaltered(t *testing.T) {
 		t.Fatal("a request had a bad signature")
 	}
 	c2 := td.Counters()
+	// The fake records documents before the daemon reads its answer.
+	waitUntil(t, 5*time.Second, "sent counter", func() bool { return c2.Sent.Load() == 500 })
 	if c2.Received.Load() != 500 || c2.Sent.Load() != 500 || c2.Rejected.Load() != 0 {
 		t.Fatalf("received %d sent %d rejected %d", c2.Received.Load(), c2.Sent.Load(), c2.Rejected.Load())
 	}

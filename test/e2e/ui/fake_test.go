@@ -363,6 +363,9 @@ func (f *fakeBackend) summary(tr *fakeTrace) map[string]any {
 	for _, d := range tr.docs {
 		throttle = throttle || status(d) == "throttle"
 	}
+	f.mu.Lock()
+	revision := f.revision[tr.id]
+	f.mu.Unlock()
 	httpOut := map[string]any{"HttpURL": req["url"], "HttpMethod": req["method"]}
 	if code := num(asMap(asMap(root["http"])["response"])["status"]); code > 0 {
 		httpOut["HttpStatus"] = code
@@ -371,7 +374,7 @@ func (f *fakeBackend) summary(tr *fakeTrace) map[string]any {
 		"Id": tr.id, "StartTime": tr.start, "Duration": tr.end - tr.start,
 		"ResponseTime": num(root["end_time"]) - num(root["start_time"]),
 		"HasFault":     st == "fault", "HasError": st == "error" || st == "throttle", "HasThrottle": throttle,
-		"IsPartial": false, "Http": httpOut, "ServiceIds": ids, "Revision": f.revision[tr.id],
+		"IsPartial": false, "Http": httpOut, "ServiceIds": ids, "Revision": revision,
 		"EntryPoint": map[string]any{"Name": root["name"]},
 	}
 }
