@@ -31,6 +31,7 @@ type result struct {
 	idleRSSKB, peakRSSKB  int
 	sendSeconds, drainSec float64
 	rcvbufErrors          int64
+	ctxSwitches           int64
 }
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 		memMB   = flag.Int("m", 0, "-m buffer memory for the daemon (0 = its default)")
 		down    = flag.Duration("down", 0, "keep the fake backend down (503) for this long from the start")
 		extra   = flag.String("args", "", "extra arguments for the daemon, space separated")
+		envs    = flag.String("env", "", "extra environment for the daemon, space separated K=V")
 		settle  = flag.Duration("settle", 15*time.Second, "how long to wait for deliveries after sending")
 		repeats = flag.Int("repeat", 1, "runs per binary (figures are printed per run)")
 	)
@@ -67,7 +69,7 @@ func main() {
 	for _, b := range bins {
 		var rs []result
 		for i := 0; i < *repeats; i++ {
-			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra))
+			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra), strings.Fields(*envs))
 			if err != nil {
 				fail(err)
 			}
@@ -95,8 +97,8 @@ func rateString(r int) string {
 func pct(r result) float64 { return 100 * float64(r.distinct) / float64(r.sent) }
 
 func print(r result) {
-	fmt.Printf("%-40s delivered %6.2f%% (%d/%d, %d arrivals)  CPU %.2f µs/segment  idle RSS %.1f MB  peak RSS %.1f MB  send %.2fs drain %.2fs  kernel rcvbuf drops %d\n",
-		r.binary, pct(r), r.distinct, r.sent, r.delivered, r.cpuMicros, float64(r.idleRSSKB)/1024, float64(r.peakRSSKB)/1024, r.sendSeconds, r.drainSec, r.rcvbufErrors)
+	fmt.Printf("%-40s delivered %6.2f%% (%d/%d, %d arrivals)  CPU %.2f µs/segment  idle RSS %.1f MB  peak RSS %.1f MB  send %.2fs drain %.2fs  kernel rcvbuf drops %d  context switches/segment %.3f\n",
+		r.binary, pct(r), r.distinct, r.sent, r.delivered, r.cpuMicros, float64(r.idleRSSKB)/1024, float64(r.peakRSSKB)/1024, r.sendSeconds, r.drainSec, r.rcvbufErrors, float64(r.ctxSwitches)/float64(max(r.distinct, 1)))
 }
 
 func fail(err error) {
@@ -113,7 +115,7 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra []string) (result, error) {
+func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra, envs []string) (result, error) {
 	r := result{binary: bin, sent: n}
 	fx := fakexray.New("us-east-1")
 	defer fx.Close()
@@ -142,6 +144,7 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+fakexray.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+fakexray.SecretAccessKey, "AWS_EC2_METADATA_DISABLED=true")
+	cmd.Env = append(cmd.Env, envs...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return r, err
@@ -195,6 +198,10 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	r.distinct, r.delivered = fx.Count()
 	r.cpuMicros = cpuSeconds(pid) * 1e6 / float64(max(r.distinct, 1))
 	r.peakRSSKB = statusKB(pid, "VmHWM")
+	r.ctxSwitches = contextSwitches(pid)
+	if os.Getenv("XRAY_BENCH_THREADS") != "" {
+		printThreads(pid)
+	}
 	r.rcvbufErrors = rcvbufErrors() - rcvBefore
 	cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
@@ -264,4 +271,44 @@ func rcvbufErrors() int64 {
 		}
 	}
 	return 0
+}
+
+// contextSwitches sums voluntary and involuntary switches over the daemon's threads: each
+// is roughly one thread wake-up, the dominant cost of a relay at these rates.
+func contextSwitches(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "voluntary_ctxt_switches:") || strings.HasPrefix(line, "nonvoluntary_ctxt_switches:") {
+				v, _ := strconv.ParseInt(strings.TrimSpace(line[strings.IndexByte(line, ':')+1:]), 10, 64)
+				total += v
+			}
+		}
+	}
+	return total
+}
+
+// printThreads lists each daemon thread's context switches (for diagnosis).
+func printThreads(pid int) {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(filepath.Join(t, "status"))
+		stat, _ := os.ReadFile(filepath.Join(t, "stat"))
+		fields := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+2:])
+		var vol, nonvol string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "voluntary_ctxt_switches:") {
+				vol = strings.TrimSpace(line[24:])
+			}
+			if strings.HasPrefix(line, "nonvoluntary_ctxt_switches:") {
+				nonvol = strings.TrimSpace(line[27:])
+			}
+		}
+		fmt.Printf("  thread %s: voluntary %s involuntary %s utime %s stime %s\n", filepath.Base(t), vol, nonvol, fields[11], fields[12])
+	}
 }

@@ -123,22 +123,49 @@ func (e *Exporter) Start(ctx context.Context) error {
 // full batches at once, so a steady stream never needs the dispatcher to wake up.
 // Partial batches, backoff and draining are the dispatcher's.
 func (e *Exporter) kick() {
-	for e.o.Queue.Len() >= e.o.BatchSize {
+	var group [][]*queue.Item
+	for e.o.Queue.Len() >= e.o.BatchSize && len(group) < maxGroup {
 		if e.ctx.Err() != nil || e.stopping() {
-			return
+			break
 		}
 		e.mu.Lock()
 		backingOff := e.o.Now().Before(e.backoffUntil)
 		e.mu.Unlock()
 		if backingOff {
-			return
+			break
 		}
 		select {
 		case e.sem <- struct{}{}:
-			e.dispatch()
 		default:
-			return // every slot busy; the finishing call pokes the dispatcher
+			// Every slot busy; the finishing call kicks again.
+			e.start(group)
+			return
 		}
+		if b := e.popLive(); b != nil {
+			group = append(group, b)
+		} else {
+			<-e.sem
+		}
+	}
+	e.start(group)
+}
+
+// maxGroup bounds how many batches one goroutine sends at once.
+const maxGroup = 16
+
+// start launches the calls for batches popped by the caller (each holds a sem slot).
+func (e *Exporter) start(group [][]*queue.Item) {
+	if len(group) == 0 {
+		return
+	}
+	if ms, ok := e.o.Sender.(MultiSender); ok && len(group) > 1 {
+		e.wg.Add(1)
+		go e.callMany(ms, group)
+		return
+	}
+	for _, b := range group {
+		e.wg.Add(1)
+		go e.call(b)
 	}
 }
 
@@ -294,6 +321,17 @@ func (e *Exporter) run() {
 
 // dispatch pops one batch and starts its call; it owns one sem slot.
 func (e *Exporter) dispatch() {
+	b := e.popLive()
+	if b == nil {
+		<-e.sem
+		return
+	}
+	e.start([][]*queue.Item{b})
+}
+
+// popLive pops one batch, drops (or spills) the documents older than the maximum retry
+// age, and returns the rest; nil when nothing is left.
+func (e *Exporter) popLive() []*queue.Item {
 	batch := e.o.Queue.Pop(make([]*queue.Item, 0, e.o.BatchSize), e.o.BatchSize, e.o.MaxBatchBytes)
 	now := e.o.Now()
 	live := batch[:0]
@@ -309,23 +347,44 @@ func (e *Exporter) dispatch() {
 		e.o.Logger.Warn("Dropped segments older than the maximum retry age", "count", n, "max_age", e.o.MaxRetryAge, "backend", e.o.Sender.Name())
 	}
 	if len(live) == 0 {
-		<-e.sem
-		return
+		return nil
 	}
-	e.wg.Add(1)
-	go e.call(live)
+	return live
 }
 
 func (e *Exporter) call(batch []*queue.Item) {
 	defer e.wg.Done()
-	defer func() {
-		<-e.sem
-		select {
-		case e.sendDone <- struct{}{}:
-		default:
-		}
-		e.kick() // this goroutine is awake anyway: start what piled up meanwhile
-	}()
+	docs := e.prepare(batch)
+	ctx, cancel := context.WithTimeout(e.ctx, e.o.AttemptTimeout)
+	start := time.Now()
+	res, err := e.o.Sender.Send(ctx, docs)
+	cancel()
+	e.finish(batch, res, err, time.Since(start))
+	e.release()
+}
+
+// callMany sends several batches through a MultiSender from one goroutine.
+func (e *Exporter) callMany(ms MultiSender, group [][]*queue.Item) {
+	defer e.wg.Done()
+	all := make([][][]byte, len(group))
+	for i, b := range group {
+		all[i] = e.prepare(b)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.o.AttemptTimeout)
+	start := time.Now()
+	results, errs := ms.SendMany(ctx, all)
+	cancel()
+	d := time.Since(start)
+	for i, b := range group {
+		e.finish(b, results[i], errs[i], d)
+	}
+	for range group {
+		e.release()
+	}
+}
+
+// prepare returns the batch's documents and counts the re-sent ones.
+func (e *Exporter) prepare(batch []*queue.Item) [][]byte {
 	docs := make([][]byte, len(batch))
 	retries := 0
 	for i, it := range batch {
@@ -337,12 +396,24 @@ func (e *Exporter) call(batch []*queue.Item) {
 	if retries > 0 {
 		e.o.Counters.Retried.Add(int64(retries))
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, e.o.AttemptTimeout)
-	start := time.Now()
-	res, err := e.o.Sender.Send(ctx, docs)
-	cancel()
+	return docs
+}
+
+// release frees one call slot, tells a waiting dispatcher, and starts what piled up
+// meanwhile (this goroutine is awake anyway).
+func (e *Exporter) release() {
+	<-e.sem
+	select {
+	case e.sendDone <- struct{}{}:
+	default:
+	}
+	e.kick()
+}
+
+// finish applies a call's outcome to its batch.
+func (e *Exporter) finish(batch []*queue.Item, res Result, err error, took time.Duration) {
 	if e.o.ObserveCall != nil {
-		e.o.ObserveCall(e.o.Sender.Name(), time.Since(start), err)
+		e.o.ObserveCall(e.o.Sender.Name(), took, err)
 	}
 	if err != nil {
 		e.failed(batch, AsCallError(err))
@@ -374,9 +445,9 @@ func (e *Exporter) call(batch []*queue.Item) {
 		e.o.Counters.Rejected.Add(int64(len(invalid)))
 	}
 	if len(res.Unprocessed) > 0 {
-		e.o.Logger.Info("Sent batch with unprocessed segments", "count", len(batch), "unprocessed", len(res.Unprocessed), "requeued", len(again), "seconds", time.Since(start).Seconds())
+		e.o.Logger.Info("Sent batch with unprocessed segments", "count", len(batch), "unprocessed", len(res.Unprocessed), "requeued", len(again), "seconds", took.Seconds())
 	} else {
-		e.o.Logger.Debug("Successfully sent batch", "count", len(batch), "seconds", time.Since(start).Seconds())
+		e.o.Logger.Debug("Successfully sent batch", "count", len(batch), "seconds", took.Seconds())
 	}
 	if len(again) == 0 {
 		e.o.Queue.Done(batch)

@@ -25,7 +25,7 @@ func openSocket(addr *net.UDPAddr, o Options) (socket, error) {
 	return &genericSocket{conn: conn, buf: make([]byte, MaxDatagram)}, nil
 }
 
-func (g *genericSocket) serve(fn func([][]byte)) error {
+func (g *genericSocket) serve(fn func([][]byte), flush func()) error {
 	one := make([][]byte, 1)
 	for {
 		n, _, err := g.conn.ReadFromUDP(g.buf)
@@ -42,6 +42,7 @@ func (g *genericSocket) serve(fn func([][]byte)) error {
 		}
 		one[0] = g.buf[:n]
 		fn(one)
+		flush()
 	}
 }
 

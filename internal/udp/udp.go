@@ -53,9 +53,10 @@ type rejectLog struct {
 
 // socket is the platform's batched reader.
 type socket interface {
-	// read blocks until datagrams arrive or the socket is closed, then calls fn with
-	// them; the slices are only valid during fn. It returns net.ErrClosed when closed.
-	serve(fn func(dgrams [][]byte)) error
+	// serve reads until the socket is closed, calling fn with each batch of datagrams
+	// (the slices are only valid during fn) and flush once the socket has been drained.
+	// It returns net.ErrClosed when closed.
+	serve(fn func(dgrams [][]byte), flush func()) error
 	close() error
 	localAddr() net.Addr
 	rcvbuf() int
@@ -64,7 +65,7 @@ type socket interface {
 // Listen binds the UDP address. Errors name the address.
 func Listen(o Options) (*Server, error) {
 	if o.Tick <= 0 {
-		o.Tick = 10 * time.Millisecond
+		o.Tick = 5 * time.Millisecond
 	}
 	if o.IdleAfter <= 0 {
 		o.IdleAfter = 100 * time.Millisecond
@@ -108,7 +109,7 @@ func (s *Server) LocalAddr() net.Addr { return s.sock.localAddr() }
 // Serve reads until Close. It returns nil after Close.
 func (s *Server) Serve() error {
 	defer close(s.done)
-	err := s.sock.serve(s.handle)
+	err := s.sock.serve(s.handle, s.flush)
 	if err == net.ErrClosed {
 		return nil
 	}
@@ -123,10 +124,10 @@ func (s *Server) Close() error {
 // Done is closed when Serve has returned.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// handle processes one burst of datagrams: one queue push, one wake-up for the exporter.
+// handle checks one batch of datagrams and keeps the accepted ones for flush; a big
+// burst is pushed in parts so memory stays bounded.
 func (s *Server) handle(dgrams [][]byte) {
 	now := s.o.Now()
-	items := s.items[:0]
 	var received, rejected int64
 	for _, d := range dgrams {
 		if len(d) == 0 {
@@ -141,7 +142,7 @@ func (s *Server) handle(dgrams [][]byte) {
 		}
 		it := s.o.Pool.Item(body)
 		it.Enqueued = now
-		items = append(items, it)
+		s.items = append(s.items, it)
 	}
 	if received > 0 {
 		s.o.Counters.Received.Add(received)
@@ -150,11 +151,23 @@ func (s *Server) handle(dgrams [][]byte) {
 	if rejected > 0 {
 		s.o.Counters.Rejected.Add(rejected)
 	}
-	if len(items) > 0 {
-		s.o.Queue.Push(items...)
+	if len(s.items) >= maxPending {
+		s.flush()
 	}
-	clear(items)
-	s.items = items[:0]
+}
+
+// maxPending is how many documents a drain cycle collects before pushing them.
+const maxPending = 1024
+
+// flush pushes what the last drain collected in one go: one queue operation and one
+// chance for the exporter to start every full batch together.
+func (s *Server) flush() {
+	if len(s.items) == 0 {
+		return
+	}
+	s.o.Queue.Push(s.items...)
+	clear(s.items)
+	s.items = s.items[:0]
 }
 
 // logReject logs at most one line per reason per 10 s, with the count suppressed since.

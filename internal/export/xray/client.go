@@ -139,20 +139,35 @@ func (d *directClient) do(ctx context.Context, req *http.Request, body []byte) (
 }
 
 func (d *directClient) roundTrip(ctx context.Context, pc *pconn, req *http.Request, body []byte) (status int, h http.Header, rb []byte, keep bool, err error) {
+	stop := pc.arm(ctx)
+	defer stop()
+	if err = pc.write(req, body); err != nil {
+		return 0, nil, nil, false, err
+	}
+	return pc.read(req)
+}
+
+// arm applies ctx's deadline to the connection and aborts blocking I/O when ctx ends
+// early (the drain deadline); call the returned function when done.
+func (pc *pconn) arm(ctx context.Context) func() bool {
 	if dl, ok := ctx.Deadline(); ok {
 		pc.c.SetDeadline(dl)
 	} else {
 		pc.c.SetDeadline(time.Time{})
 	}
-	// Abort the blocking I/O when the context ends early (drain deadline).
-	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	return context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
+}
 
+// write sends the request line, headers and body with one writev.
+func (pc *pconn) write(req *http.Request, body []byte) error {
 	pc.hdr = appendRequestHeader(pc.hdr[:0], req, len(body))
 	bufs := net.Buffers{pc.hdr, body}
-	if _, err = bufs.WriteTo(pc.c); err != nil {
-		return 0, nil, nil, false, err
-	}
+	_, err := bufs.WriteTo(pc.c)
+	return err
+}
+
+// read reads one answer.
+func (pc *pconn) read(req *http.Request) (status int, h http.Header, rb []byte, keep bool, err error) {
 	resp, err := http.ReadResponse(pc.br, req)
 	if err != nil {
 		return 0, nil, nil, false, err
@@ -163,6 +178,57 @@ func (d *directClient) roundTrip(ctx context.Context, pc *pconn, req *http.Reque
 		return resp.StatusCode, nil, nil, false, err
 	}
 	return resp.StatusCode, resp.Header, rb, !resp.Close, nil
+}
+
+// inflight is one request of a group: written, answer not yet read.
+type inflight struct {
+	pc     *pconn
+	reused bool
+	req    *http.Request
+	body   []byte
+	stop   func() bool
+	err    error
+}
+
+// begin takes a connection and writes the request; the answer is read by end. Writing
+// every request of a group before reading any answer lets the group wait once.
+func (d *directClient) begin(ctx context.Context, req *http.Request, body []byte) *inflight {
+	f := &inflight{req: req, body: body}
+	f.pc, f.reused, f.err = d.get(ctx)
+	if f.err != nil {
+		return f
+	}
+	f.stop = f.pc.arm(ctx)
+	f.err = f.pc.write(req, body)
+	return f
+}
+
+// end reads the answer of a request started by begin and returns its connection.
+func (d *directClient) end(ctx context.Context, f *inflight) (int, http.Header, []byte, error) {
+	if f.err != nil && f.pc == nil {
+		return 0, nil, nil, f.err
+	}
+	var (
+		status int
+		h      http.Header
+		rb     []byte
+		keep   bool
+		err    = f.err
+	)
+	if err == nil {
+		status, h, rb, keep, err = f.pc.read(f.req)
+	}
+	f.stop()
+	if err != nil || !keep {
+		f.pc.c.Close()
+	} else {
+		d.put(f.pc)
+	}
+	if err != nil && f.reused && status == 0 && ctx.Err() == nil {
+		// A kept-alive connection the server had closed: once more on a fresh one.
+		return d.do(ctx, f.req, f.body)
+	}
+	return status, h, rb, err
 }
 
 // appendRequestHeader writes the request line and headers. Header order does not matter

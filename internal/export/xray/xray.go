@@ -109,6 +109,25 @@ func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error)
 }
 
 func (s *Sender) do(ctx context.Context, body []byte) ([]byte, error) {
+	req, err := s.signedRequest(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		status int
+		header http.Header
+		rb     []byte
+	)
+	if s.direct != nil {
+		status, header, rb, err = s.direct.do(ctx, req, body)
+	} else {
+		status, header, rb, err = s.viaNetHTTP(req)
+	}
+	return s.outcome(ctx, status, header, rb, err)
+}
+
+// signedRequest builds and signs a PutTraceSegments request for body.
+func (s *Sender) signedRequest(ctx context.Context, body []byte) (*http.Request, error) {
 	sum := sha256.Sum256(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
@@ -130,20 +149,15 @@ func (s *Sender) do(ctx context.Context, body []byte) ([]byte, error) {
 	if err := s.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "xray", s.o.Region, now); err != nil {
 		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("signing request: %w", err)}
 	}
-	var (
-		status int
-		header http.Header
-		rb     []byte
-	)
-	if s.direct != nil {
-		status, header, rb, err = s.direct.do(ctx, req, body)
-		if err != nil && ctx.Err() != nil {
+	return req, nil
+}
+
+// outcome turns a round trip's result into the response body or a classified error.
+func (s *Sender) outcome(ctx context.Context, status int, header http.Header, rb []byte, err error) ([]byte, error) {
+	if err != nil {
+		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %v", ctx.Err(), err)
 		}
-	} else {
-		status, header, rb, err = s.viaNetHTTP(req)
-	}
-	if err != nil {
 		return nil, export.ClassifyTransportError(err)
 	}
 	if status/100 != 2 {
@@ -151,6 +165,49 @@ func (s *Sender) do(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, export.ClassifyResponse(status, code, header, fmt.Errorf("%s", msg))
 	}
 	return rb, nil
+}
+
+// SendMany implements export.MultiSender: with the direct client it writes every
+// request before reading any answer, so the group costs one wait instead of one each.
+func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Result, []error) {
+	results := make([]export.Result, len(batches))
+	errs := make([]error, len(batches))
+	if s.direct == nil {
+		for i, docs := range batches {
+			results[i], errs[i] = s.Send(ctx, docs)
+		}
+		return results, errs
+	}
+	bufs := make([]*[]byte, len(batches))
+	flights := make([]*inflight, len(batches))
+	for i, docs := range batches {
+		bp, _ := s.bufs.Get().(*[]byte)
+		if bp == nil {
+			b := make([]byte, 0, 64<<10)
+			bp = &b
+		}
+		*bp = AppendBody((*bp)[:0], docs)
+		bufs[i] = bp
+		req, err := s.signedRequest(ctx, *bp)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		flights[i] = s.direct.begin(ctx, req, *bp)
+	}
+	for i, f := range flights {
+		if f != nil {
+			status, header, rb, err := s.direct.end(ctx, f)
+			var body []byte
+			body, errs[i] = s.outcome(ctx, status, header, rb, err)
+			if errs[i] == nil {
+				results[i], errs[i] = parseResponse(body, batches[i])
+			}
+		}
+		*bufs[i] = (*bufs[i])[:0]
+		s.bufs.Put(bufs[i])
+	}
+	return results, errs
 }
 
 func (s *Sender) viaNetHTTP(req *http.Request) (int, http.Header, []byte, error) {
