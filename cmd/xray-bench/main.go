@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,17 +37,19 @@ type result struct {
 
 func main() {
 	var (
-		bin     = flag.String("bin", "", "daemon binary to measure (default: build ./cmd/xray)")
-		compare = flag.String("compare", "", "second binary to run the same workload against")
-		n       = flag.Int("n", 100000, "segments to send")
-		size    = flag.Int("size", 1024, "segment size in bytes")
-		rate    = flag.Int("rate", 20000, "segments per second (0 = as fast as the sender can)")
-		memMB   = flag.Int("m", 0, "-m buffer memory for the daemon (0 = its default)")
-		down    = flag.Duration("down", 0, "keep the fake backend down (503) for this long from the start")
-		extra   = flag.String("args", "", "extra arguments for the daemon, space separated")
-		envs    = flag.String("env", "", "extra environment for the daemon, space separated K=V")
-		settle  = flag.Duration("settle", 15*time.Second, "how long to wait for deliveries after sending")
-		repeats = flag.Int("repeat", 1, "runs per binary (figures are printed per run)")
+		bin      = flag.String("bin", "", "daemon binary to measure (default: build ./cmd/xray)")
+		compare  = flag.String("compare", "", "second binary to run the same workload against")
+		n        = flag.Int("n", 100000, "segments to send")
+		size     = flag.Int("size", 1024, "segment size in bytes")
+		rate     = flag.Int("rate", 20000, "segments per second (0 = as fast as the sender can)")
+		memMB    = flag.Int("m", 0, "-m buffer memory for the daemon (0 = its default)")
+		down     = flag.Duration("down", 0, "keep the fake backend down (503) for this long from the start")
+		extra    = flag.String("args", "", "extra arguments for the daemon, space separated")
+		envs     = flag.String("env", "", "extra environment for the daemon, space separated K=V")
+		local    = flag.Bool("local", false, "run the daemon with --backend local and count the segments it stored (from /metrics)")
+		perTrace = flag.Int("per-trace", 1, "segments per trace (they share a trace id)")
+		settle   = flag.Duration("settle", 15*time.Second, "how long to wait for deliveries after sending")
+		repeats  = flag.Int("repeat", 1, "runs per binary (figures are printed per run)")
 	)
 	flag.Parse()
 	if *bin == "" {
@@ -69,7 +72,7 @@ func main() {
 	for _, b := range bins {
 		var rs []result
 		for i := 0; i < *repeats; i++ {
-			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra), strings.Fields(*envs))
+			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra), strings.Fields(*envs), *local, max(*perTrace, 1))
 			if err != nil {
 				fail(err)
 			}
@@ -115,7 +118,7 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra, envs []string) (result, error) {
+func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra, envs []string, local bool, perTrace int) (result, error) {
 	r := result{binary: bin, sent: n}
 	fx := fakexray.New("us-east-1")
 	defer fx.Close()
@@ -137,6 +140,11 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 		return r, err
 	}
 	args := []string{"-c", cfg, "-o", "-n", "us-east-1", "-b", addr, "-t", addr, "-l", "error"}
+	count := func() (int, int) { return fx.Count() }
+	if local {
+		args = append(args, "--backend", "local", "--data-dir", filepath.Join(dir, "data"))
+		count = func() (int, int) { n := sentFromMetrics(addr); return n, n }
+	}
 	if memMB > 0 {
 		args = append(args, "-m", strconv.Itoa(memMB))
 	}
@@ -169,7 +177,7 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	}
 	next := start
 	for i := 0; i < n; i++ {
-		payload = segmentDatagram(payload[:0], i, size)
+		payload = segmentDatagram(payload[:0], i, i/perTrace, size)
 		if _, err := conn.Write(payload); err != nil {
 			return r, err
 		}
@@ -185,7 +193,7 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	drainStart := time.Now()
 	last, lastChange := -1, time.Now()
 	for {
-		d, _ := fx.Count()
+		d, _ := count()
 		if d != last {
 			last, lastChange = d, time.Now()
 		}
@@ -195,7 +203,7 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.drainSec = time.Since(drainStart).Seconds()
-	r.distinct, r.delivered = fx.Count()
+	r.distinct, r.delivered = count()
 	r.cpuMicros = cpuSeconds(pid) * 1e6 / float64(max(r.distinct, 1))
 	r.peakRSSKB = statusKB(pid, "VmHWM")
 	r.ctxSwitches = contextSwitches(pid)
@@ -214,11 +222,11 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 }
 
 // segmentDatagram writes a header line and a segment document of exactly size bytes.
-func segmentDatagram(dst []byte, i, size int) []byte {
+func segmentDatagram(dst []byte, i, traceNo, size int) []byte {
 	dst = append(dst, "{\"format\":\"json\",\"version\":1}\n"...)
 	start := len(dst)
 	now := time.Now().Unix()
-	dst = fmt.Appendf(dst, `{"trace_id":"1-%08x-%024x","id":"%016x","name":"bench","start_time":%d.1,"end_time":%d.2,"metadata":{"pad":"`, now, i, i, now, now)
+	dst = fmt.Appendf(dst, `{"trace_id":"1-%08x-%024x","id":"%016x","name":"bench-%d","start_time":%d.1,"end_time":%d.2,"metadata":{"pad":"`, now, traceNo, i, i%20, now, now)
 	for len(dst)-start < size-3 {
 		dst = append(dst, 'x')
 	}
@@ -311,4 +319,21 @@ func printThreads(pid int) {
 		}
 		fmt.Printf("  thread %s: voluntary %s involuntary %s utime %s stime %s\n", filepath.Base(t), vol, nonvol, fields[11], fields[12])
 	}
+}
+
+// sentFromMetrics reads xrayd_segments_sent_total from the daemon's /metrics.
+func sentFromMetrics(addr string) int {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "xrayd_segments_sent_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int(f)
+		}
+	}
+	return 0
 }

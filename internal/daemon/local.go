@@ -73,8 +73,8 @@ func (l *localBackend) sender() export.Sender { return localSender{l.store} }
 
 func (l *localBackend) exporterOptions(o *export.Options) {
 	// SQLite takes one writer; larger batches amortise each transaction.
-	o.BatchSize = 500
-	o.MaxInflight = 2
+	o.BatchSize = 2000
+	o.MaxInflight = 1
 	o.FlushInterval = 200 * time.Millisecond // traces show up in the UI quickly
 }
 

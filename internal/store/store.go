@@ -64,8 +64,8 @@ CREATE TABLE IF NOT EXISTS traces (
 	http_status   INTEGER,
 	ndocs         INTEGER NOT NULL,
 	raw_bytes     INTEGER NOT NULL,
-	docs          BLOB NOT NULL, -- deflate(graph contributions + raw documents)
-	meta          BLOB NOT NULL  -- deflate(filter view + TraceSummary JSON)
+	docs          BLOB NOT NULL, -- S2(graph contributions + raw documents)
+	meta          BLOB NOT NULL  -- S2(filter view + TraceSummary JSON)
 );
 CREATE INDEX IF NOT EXISTS traces_id_time ON traces(id_time);
 CREATE INDEX IF NOT EXISTS traces_start_time ON traces(start_time);
