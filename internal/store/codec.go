@@ -2,11 +2,11 @@ package store
 
 import (
 	"bytes"
-	"github.com/klauspost/compress/s2"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/s2"
 	"math"
 	"sort"
 

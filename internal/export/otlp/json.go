@@ -21,6 +21,7 @@ type decoder struct {
 	err     error
 	depth   int
 	scratch []byte // unescaped keys
+	arena   []byte // unescaped string values and compacted JSON of the current document
 }
 
 // maxDepth bounds nesting so that a hostile document cannot exhaust the stack.
@@ -37,6 +38,7 @@ func (e *syntaxError) Error() string {
 
 func (d *decoder) reset(b []byte) {
 	d.b, d.i, d.err, d.depth = b, 0, nil, 0
+	d.arena = d.arena[:0]
 }
 
 func (d *decoder) fail(msg string) {
@@ -214,27 +216,31 @@ func (d *decoder) scanString() (end int, esc, high bool) {
 	return 0, false, false
 }
 
-// str reads a string value; any other value is skipped and gives "". Invalid UTF-8 is
+// text reads a string value as bytes: the document's own bytes when they need no change,
+// else the unescaped text in d.arena. Any other value is skipped. Invalid UTF-8 is
 // replaced, since protobuf strings must be valid UTF-8 and receivers reject the request.
-func (d *decoder) str() (string, bool) {
+// The result stays valid until the decoder is reset.
+func (d *decoder) text() ([]byte, bool) {
 	if d.peek() != '"' {
 		d.skip()
-		return "", false
+		return nil, false
 	}
 	start := d.i + 1
 	j, esc, high := d.scanString()
 	if d.err != nil {
-		return "", false
+		return nil, false
 	}
 	raw := d.b[start : j-1]
-	if !esc {
-		if high && !utf8.Valid(raw) {
-			return string(toValidUTF8(nil, raw)), true
-		}
-		return string(raw), true
+	if !esc && (!high || utf8.Valid(raw)) {
+		return raw, true
 	}
-	d.scratch = unescape(d.scratch[:0], raw)
-	return string(d.scratch), true
+	n := len(d.arena)
+	if esc {
+		d.arena = unescape(d.arena, raw)
+	} else {
+		d.arena = toValidUTF8(d.arena, raw)
+	}
+	return d.arena[n:len(d.arena):len(d.arena)], true
 }
 
 // number returns the raw text of a number value; other values are skipped.
@@ -383,7 +389,34 @@ func (d *decoder) end() error {
 	return d.err
 }
 
-// compactJSON appends v, valid JSON, without the space outside strings.
+// compact returns v, valid JSON, without the space outside strings: v itself when it has
+// none, else a copy in d.arena.
+func (d *decoder) compact(v []byte) []byte {
+	in := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if in {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				in = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			in = true
+		case ' ', '\t', '\n', '\r':
+			n := len(d.arena)
+			d.arena = compactJSON(append(d.arena, v[:i]...), v[i:])
+			return d.arena[n:len(d.arena):len(d.arena)]
+		}
+	}
+	return v
+}
+
+// compactJSON appends v without the space outside strings; v starts outside a string.
 func compactJSON(dst, v []byte) []byte {
 	in := false
 	start := 0

@@ -9,25 +9,25 @@ import (
 // in the JSON; a zero value means absent unless a has* flag says otherwise.
 
 type xsegment struct {
-	name, id, traceID, parentID, typ, namespace string
-	origin, user, resourceARN, serviceVersion   string
-
-	start, end          int64 // Unix nanoseconds
-	hasStart, hasEnd    bool
-	inProgress          bool
-	errorF, fault, thr  optBool
-	traced              optBool
-	http                xhttp
-	aws                 xaws
-	sql                 xsql
-	cause               xcause
-	annotations         []xannotation
-	metadata            []xmetadata
-	precursorIDs        []string
-	links               []xlink
-	subsegments         []xsegment
-	raw                 []byte // the element's text when it came inside a top-level array
-	independentElements bool   // came from a top-level array
+	name, id, typ, namespace                        []byte
+	traceIDText, parentIDText                       []byte
+	origin, user, resourceARN, serviceVersion       []byte
+	traceID                                         [16]byte // set by validate
+	spanID, parentID                                [8]byte
+	start, end                                      int64 // Unix nanoseconds
+	hasStart, hasEnd, inProgress                    bool
+	errorF, fault, thr, traced                      optBool
+	http                                            xhttp
+	aws                                             xaws
+	sql                                             xsql
+	cause                                           xcause
+	annotations                                     []xannotation
+	metadata                                        []xmetadata
+	precursorIDs                                    [][]byte
+	links                                           []xlink
+	firstChild, lastChild, nextSibling              *xsegment
+	raw                                             []byte // the element's text when it came inside a top-level array
+	independentElement                              bool   // came from a top-level array
 }
 
 // optBool is a JSON boolean that may be absent.
@@ -43,54 +43,52 @@ func (b optBool) set() bool    { return b != boolAbsent }
 func (b optBool) isTrue() bool { return b == boolTrue }
 
 type xhttp struct {
-	method, url, userAgent, clientIP string
+	method, url, userAgent, clientIP []byte
 	xForwardedFor                    optBool
 	status                           int64
 	hasStatus                        bool
 	contentLength                    int64
-	contentLengthStr                 string
+	contentLengthStr                 []byte
 	hasContentLength                 bool
 }
 
 type xaws struct {
 	present bool
 
-	accountID, operation, region, requestID, queueURL, tableName string
-	bucketName, key                                              string
+	accountID, operation, region, requestID, queueURL, tableName []byte
+	bucketName, key                                              []byte
 	retries                                                      int64
 	hasRetries                                                   bool
 
-	ec2       struct{ instanceID, availabilityZone, instanceSize, amiID string }
-	ecs       struct{ container, containerID, containerARN, taskARN, taskFamily, clusterARN, availabilityZone, launchType string }
-	eks       struct{ pod, clusterName, containerID string }
+	ec2       struct{ instanceID, availabilityZone, instanceSize, amiID []byte }
+	ecs       struct{ container, containerID, containerARN, taskARN, taskFamily, clusterARN, availabilityZone, launchType []byte }
+	eks       struct{ pod, clusterName, containerID []byte }
 	beanstalk struct {
-		environment, versionLabel string
+		environment, versionLabel []byte
 		deploymentID              int64
 		hasDeploymentID           bool
 	}
 	xray struct {
-		sdk, sdkVersion     string
+		sdk, sdkVersion     []byte
 		autoInstrumentation optBool
 	}
-	logGroups, logGroupARNs []string
+	logGroups, logGroupARNs [][]byte
 }
 
 type xsql struct {
 	present                                       bool
-	url, connectionString, sanitizedQuery, dbType string
-	dbVersion, driverVersion, user, preparation   string
+	url, connectionString, sanitizedQuery, dbType []byte
+	dbVersion, driverVersion, user, preparation   []byte
 }
 
 type xcause struct {
 	present     bool
-	exceptionID string // cause given as an exception id
-	workingDir  string
-	paths       []string
+	exceptionID []byte // cause given as an exception id
 	exceptions  []xexception
 }
 
 type xexception struct {
-	id, message, typ, cause string
+	id, message, typ, cause []byte
 	remote                  optBool
 	truncated, skipped      int64
 	hasTruncated, hasSkip   bool
@@ -98,7 +96,7 @@ type xexception struct {
 }
 
 type xframe struct {
-	path, label string
+	path, label []byte
 	line        int64
 	hasLine     bool
 }
@@ -113,21 +111,58 @@ const (
 )
 
 type xannotation struct {
-	key  string
+	key  []byte
 	kind annotationKind
-	s    string
+	s    []byte
 	i    int64
 	f    float64
 	b    bool
 }
 
 type xmetadata struct {
-	key, json string
+	key, json []byte
 }
 
 type xlink struct {
-	traceID, spanID string
+	traceID, spanID []byte
 	attrs           []xannotation
+}
+
+// parser turns documents into xsegment trees. Everything it returns (nodes, slices,
+// text) lives in buffers it reuses, so it is valid only until the next parse; that keeps
+// steady-state parsing free of allocations.
+type parser struct {
+	decoder
+	slab   [][]xsegment // chunks never move, so node pointers stay valid while parsing
+	used   int
+	tops   []*xsegment
+	anns   []xannotation
+	metas  []xmetadata
+	excs   []xexception
+	frames []xframe
+	strs   [][]byte
+	links  []xlink
+}
+
+const slabChunk = 32
+
+func (p *parser) newNode() *xsegment {
+	c := p.used / slabChunk
+	if c == len(p.slab) {
+		p.slab = append(p.slab, make([]xsegment, slabChunk))
+	}
+	n := &p.slab[c][p.used%slabChunk]
+	*n = xsegment{}
+	p.used++
+	return n
+}
+
+func (p *parser) resetDoc(doc []byte) {
+	p.decoder.reset(doc)
+	p.used = 0
+	clear(p.tops)
+	p.tops = p.tops[:0]
+	p.anns, p.metas, p.excs, p.frames, p.strs, p.links = p.anns[:0], p.metas[:0], p.excs[:0], p.frames[:0], p.strs[:0], p.links[:0]
 }
 
 // invalidError is why a document cannot be translated; code goes to export.Unprocessed.
