@@ -290,7 +290,7 @@ func newRelayBackend(ctx context.Context, d *Daemon) (*relayBackend, error) {
 	d.log.Info("HTTP Proxy server using X-Ray Endpoint : " + a.ProxyTarget.String())
 	r := &relayBackend{d: d, aws: a, awsOpts: ao}
 	r.xray = xray.New(xray.Options{Endpoint: a.APIEndpoint, Region: a.Region, Credentials: a.Credentials, Client: a.HTTPClient, UserAgent: a.UserAgent, Direct: directRoute(a.HTTPClient, a.APIEndpoint)})
-	r.proxy = proxy.New(proxy.Options{Target: a.ProxyTarget, Region: a.Region, Credentials: a.Credentials, Client: a.ProxyHTTPClient, Logger: d.log, UserAgent: a.UserAgent})
+	r.proxy = proxy.New(proxy.Options{Target: a.ProxyTarget, Region: a.Region, Credentials: a.Credentials, Client: a.ProxyHTTPClient, Logger: d.log, UserAgent: a.UserAgent, MaxBodyBytes: 8 << 20})
 	return r, nil
 }
 

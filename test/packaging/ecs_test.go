@@ -215,6 +215,13 @@ func TestDaemonContainerInEveryTaskDefinition(t *testing.T) {
 				t.Errorf("stopTimeout %d, want 30 (> 25 s drain)", d.StopTimeout)
 			}
 			checkLogs(t, d)
+			// The buffer budget must fit under the hard memory limit (the process itself
+			// needs about 30 MiB); without -m it would be 1 % of the host's RAM.
+			if i := slices.Index(d.Command, "-m"); i < 0 || i+1 >= len(d.Command) {
+				t.Errorf("command %q: want -m <MB> so the budget fits the memory limit", d.Command)
+			} else if mb, err := strconv.Atoi(d.Command[i+1]); err != nil || d.Memory > 0 && mb+32 > d.Memory {
+				t.Errorf("-m %s does not fit under memory %d MiB", d.Command[i+1], d.Memory)
+			}
 			if td.NetworkMode == "host" {
 				for _, pm := range d.PortMappings {
 					if pm.HostPort != pm.ContainerPort {
