@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -50,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 	}
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(cfg))
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Version: version, Logger: log})
@@ -81,6 +86,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("Shutdown: " + err.Error())
 	}
 	return 0
+}
+
+// memoryLimit is the Go runtime's soft memory limit: the segment budget plus a little
+// room for the daemon itself. Without it the garbage collector lets the heap grow to twice
+// the live data, so a full budget would cost twice its size; with it, a backend outage
+// costs about the budget. The local backend needs more room for SQLite and queries.
+// GOMEMLIMIT in the environment overrides it.
+func memoryLimit(cfg *config.Config) int64 {
+	extra := int64(8 << 20)
+	if cfg.HasBackend("local") || cfg.HasBackend("otlp") {
+		extra = 128 << 20
+	}
+	return int64(cfg.BufferMemoryMB)<<20 + extra
 }
 
 func levelOf(name string) slog.Level {

@@ -25,7 +25,7 @@ type Options struct {
 	AttemptTimeout time.Duration // per call; default 10s
 	MaxRetryAge    time.Duration // a document older than this is dropped instead of sent; default 10m
 	BackoffInitial time.Duration // default 100ms
-	BackoffMax     time.Duration // default 10s
+	BackoffMax     time.Duration // default 5s: how stale a recovered backend may be noticed
 
 	// Spill, if set, receives documents the exporter gives up on (maximum age, drain
 	// deadline) instead of dropping them; it returns how many it kept.
@@ -61,7 +61,7 @@ func (o *Options) defaults() {
 		o.BackoffInitial = 100 * time.Millisecond
 	}
 	if o.BackoffMax <= 0 {
-		o.BackoffMax = 10 * time.Second
+		o.BackoffMax = 5 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -250,7 +250,7 @@ func TestBackoffGrowsAndHonoursThrottling(t *testing.T) {
 		t.Fatalf("throttle backoff %v", d)
 	}
 	e.failures = 30
-	if d := e.backoffLocked(&CallError{}); d > 10*time.Second {
+	if d := e.backoffLocked(&CallError{}); d > 5*time.Second {
 		t.Fatalf("capped backoff %v", d)
 	}
 }

@@ -1,9 +1,11 @@
 package otlp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,12 +18,11 @@ import (
 // Type mismatches (a string where an object was expected, say) are not errors: the value
 // is skipped, as X-Ray itself ignores what it does not understand. Syntax errors are.
 type decoder struct {
-	b       []byte
-	i       int
-	err     error
-	depth   int
-	scratch []byte // unescaped keys
-	arena   []byte // unescaped string values and compacted JSON of the current document
+	b     []byte
+	i     int
+	err   error
+	depth int
+	arena []byte // unescaped strings and compacted JSON of the current document
 }
 
 // maxDepth bounds nesting so that a hostile document cannot exhaust the stack.
@@ -85,7 +86,7 @@ func (d *decoder) object() bool {
 
 // member reads the next key of the current object and the ':' after it; it returns false
 // at the closing '}' (which it consumes) or on error. n counts the members seen so far and
-// must start at 0. The key is valid until the next call.
+// must start at 0. The key stays valid until the decoder is reset.
 func (d *decoder) member(n *int) ([]byte, bool) {
 	c := d.peek()
 	if c == '}' {
@@ -154,7 +155,7 @@ func (d *decoder) elem(n *int) bool {
 }
 
 // keyBytes reads a string at d.i without allocating: the raw bytes when there is no
-// escape, else the unescaped text in d.scratch.
+// escape, else the unescaped text in d.arena.
 func (d *decoder) keyBytes() []byte {
 	start := d.i + 1
 	j, esc, _ := d.scanString()
@@ -164,18 +165,35 @@ func (d *decoder) keyBytes() []byte {
 	if !esc {
 		return d.b[start : j-1]
 	}
-	d.scratch = unescape(d.scratch[:0], d.b[start:j-1])
-	return d.scratch
+	n := len(d.arena)
+	d.arena = unescape(d.arena, d.b[start:j-1])
+	return d.arena[n:len(d.arena):len(d.arena)]
 }
 
 // scanString moves past the string starting at d.i and reports its end (after the closing
-// quote), whether it has escapes and whether it has non-ASCII bytes.
+// quote), whether it has escapes and whether it may have non-ASCII bytes. It skips eight
+// plain bytes at a time.
 func (d *decoder) scanString() (end int, esc, high bool) {
 	b := d.b
 	i := d.i + 1
-	for i < len(b) {
-		c := b[i]
-		switch {
+	for {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if x&highs != 0 {
+				high = true
+			}
+			if m := specialMask(x); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			d.i = len(b)
+			d.fail("unterminated string")
+			return 0, false, false
+		}
+		switch c := b[i]; {
 		case c == '"':
 			d.i = i + 1
 			return i + 1, esc, high
@@ -183,7 +201,7 @@ func (d *decoder) scanString() (end int, esc, high bool) {
 			esc = true
 			i++
 			if i >= len(b) {
-				break
+				continue
 			}
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -211,9 +229,24 @@ func (d *decoder) scanString() (end int, esc, high bool) {
 			i++
 		}
 	}
-	d.i = len(b)
-	d.fail("unterminated string")
-	return 0, false, false
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+	low7  = 0x7f7f7f7f7f7f7f7f
+)
+
+// specialMask sets the high bit of each byte of x that is '"', '\\' or a control
+// character. Each test adds within 7-bit lanes, so no carry crosses into the next byte
+// and the answer is exact per byte; bytes from 0x80 up are never flagged.
+func specialMask(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	q = ^(((q & low7) + low7) | q)
+	bs := x ^ (ones * '\\')
+	bs = ^(((bs & low7) + low7) | bs)
+	ctl := ^(((x & low7) + ones*0x60) | x)
+	return (q | bs | ctl) & highs
 }
 
 // text reads a string value as bytes: the document's own bytes when they need no change,

@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-
 	"github.com/xrayd/xrayd/internal/export"
 )
 
@@ -166,64 +164,60 @@ func (s *Sender) Stats() Stats {
 // with any held in-progress documents whose time is up. Documents that cannot be
 // translated are reported in Result.Unprocessed and not retried.
 func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error) {
-	t, _ := s.tpool.Get().(*translator)
-	if t == nil {
-		t = new(translator)
-	}
+	t := s.translator()
 	defer s.tpool.Put(t)
 	now := s.o.Now()
-	req := ptraceotlp.NewExportRequest()
-	rss := req.Traces().ResourceSpans()
-	rss.EnsureCapacity(len(docs))
 	var res export.Result
 	var out []*pendingEntry // held documents leaving with this request
 	for i, doc := range docs {
-		segs, err := t.parse(doc)
+		segs, err := t.p.parse(doc)
 		if err != nil {
 			res.Unprocessed = append(res.Unprocessed, unprocessed(i, doc, err))
 			continue
 		}
-		for k := range segs {
-			seg := &segs[k]
+		for _, seg := range segs {
 			key := keyOf(seg)
 			if seg.inProgress {
 				raw := doc
-				if seg.independentElements {
+				if seg.independentElement {
 					raw = seg.raw
 				}
 				out = append(out, s.pending.hold(key, raw, now)...)
 				continue
 			}
 			s.pending.complete(key)
-			emitDocument(seg, rss, &t.buf)
+			t.enc.document(seg)
 		}
 	}
 	out = append(out, s.pending.expired(now)...)
-	if err := s.export(ctx, t, req, out); err != nil {
+	if err := s.export(ctx, t, out); err != nil {
 		return export.Result{}, err
 	}
 	return res, nil
 }
 
-// export sends req plus the held entries in out as unfinished spans. On failure the
-// entries go back to the pending set.
-func (s *Sender) export(ctx context.Context, t *translator, req ptraceotlp.ExportRequest, out []*pendingEntry) error {
-	rss := req.Traces().ResourceSpans()
-	for _, e := range out {
-		segs, err := t.parse(e.doc)
-		if err != nil {
-			continue // it parsed when it was held
-		}
-		for k := range segs {
-			emitDocument(&segs[k], rss, &t.buf)
-		}
+func (s *Sender) translator() *translator {
+	t, _ := s.tpool.Get().(*translator)
+	if t == nil {
+		t = new(translator)
 	}
-	if rss.Len() == 0 {
+	t.enc.reset()
+	return t
+}
+
+// export sends what t has encoded plus the held entries in out, as unfinished spans. On
+// failure the entries go back to the pending set.
+func (s *Sender) export(ctx context.Context, t *translator, out []*pendingEntry) error {
+	for _, e := range out {
+		_ = t.add(e.doc) // it parsed when it was held
+	}
+	if t.enc.spans == 0 {
 		return nil
 	}
+	spans := t.enc.spans
 	ctx, cancel := context.WithTimeout(ctx, s.o.Timeout)
 	defer cancel()
-	rejected, msg, err := s.tr.export(ctx, req)
+	rejected, msg, err := s.tr.export(ctx, t.enc.finish())
 	if err != nil {
 		if lost := s.pending.restore(out); lost > 0 {
 			s.o.Logger.Warn("Dropped in-progress segments: the OTLP export failed and the in-progress buffer is full", "count", lost, "error", err)
@@ -233,7 +227,7 @@ func (s *Sender) export(ctx context.Context, t *translator, req ptraceotlp.Expor
 	s.unfinished.Add(int64(len(out)))
 	if rejected > 0 || msg != "" {
 		s.rejected.Add(rejected)
-		logPartial(s.o.Logger, rejected, msg, req.Traces().SpanCount())
+		logPartial(s.o.Logger, rejected, msg, spans)
 	}
 	return nil
 }
@@ -245,12 +239,9 @@ func (s *Sender) Flush(ctx context.Context) error {
 	if len(out) == 0 {
 		return nil
 	}
-	t, _ := s.tpool.Get().(*translator)
-	if t == nil {
-		t = new(translator)
-	}
+	t := s.translator()
 	defer s.tpool.Put(t)
-	if err := s.export(ctx, t, ptraceotlp.NewExportRequest(), out); err != nil {
+	if err := s.export(ctx, t, out); err != nil {
 		return fmt.Errorf("flushing %d in-progress segments: %w", len(out), err)
 	}
 	return nil
@@ -262,12 +253,9 @@ func (s *Sender) flushExpired(ctx context.Context) error {
 	if len(out) == 0 {
 		return nil
 	}
-	t, _ := s.tpool.Get().(*translator)
-	if t == nil {
-		t = new(translator)
-	}
+	t := s.translator()
 	defer s.tpool.Put(t)
-	return s.export(ctx, t, ptraceotlp.NewExportRequest(), out)
+	return s.export(ctx, t, out)
 }
 
 // sweep exports timed-out in-progress documents when traffic is too thin to carry them

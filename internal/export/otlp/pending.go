@@ -10,10 +10,8 @@ type pendingKey [24]byte
 
 func keyOf(s *xsegment) pendingKey {
 	var k pendingKey
-	tid, _ := decodeTraceID(s.traceID)
-	sid, _ := decodeSpanID(s.id)
-	copy(k[:16], tid[:])
-	copy(k[16:], sid[:])
+	copy(k[:16], s.traceID[:])
+	copy(k[16:], s.spanID[:])
 	return k
 }
 

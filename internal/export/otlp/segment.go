@@ -9,25 +9,25 @@ import (
 // in the JSON; a zero value means absent unless a has* flag says otherwise.
 
 type xsegment struct {
-	name, id, typ, namespace                        []byte
-	traceIDText, parentIDText                       []byte
-	origin, user, resourceARN, serviceVersion       []byte
-	traceID                                         [16]byte // set by validate
-	spanID, parentID                                [8]byte
-	start, end                                      int64 // Unix nanoseconds
-	hasStart, hasEnd, inProgress                    bool
-	errorF, fault, thr, traced                      optBool
-	http                                            xhttp
-	aws                                             xaws
-	sql                                             xsql
-	cause                                           xcause
-	annotations                                     []xannotation
-	metadata                                        []xmetadata
-	precursorIDs                                    [][]byte
-	links                                           []xlink
-	firstChild, lastChild, nextSibling              *xsegment
-	raw                                             []byte // the element's text when it came inside a top-level array
-	independentElement                              bool   // came from a top-level array
+	name, id, typ, namespace                  []byte
+	traceIDText, parentIDText                 []byte
+	origin, user, resourceARN, serviceVersion []byte
+	traceID                                   [16]byte // set by validate
+	spanID, parentID                          [8]byte
+	start, end                                int64 // Unix nanoseconds
+	hasStart, hasEnd, inProgress              bool
+	errorF, fault, thr, traced                optBool
+	http                                      xhttp
+	aws                                       xaws
+	sql                                       xsql
+	cause                                     xcause
+	annotations                               []xannotation
+	metadata                                  []xmetadata
+	precursorIDs                              [][]byte
+	links                                     []xlink
+	firstChild, lastChild, nextSibling        *xsegment
+	raw                                       []byte // the element's text when it came inside a top-level array
+	independentElement                        bool   // came from a top-level array
 }
 
 // optBool is a JSON boolean that may be absent.
@@ -176,133 +176,149 @@ func invalid(code, format string, args ...any) *invalidError {
 	return &invalidError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// parseDocument reads one segment document: an object, or (spec choice) an array of
-// independent subsegments. It appends what it finds to out.
-func (d *decoder) parseDocument(doc []byte, out []xsegment) ([]xsegment, error) {
-	d.reset(doc)
-	switch d.peek() {
+// parse reads and validates one document: an object, or (spec choice) an array of
+// independent subsegments. It returns the top-level (sub)segments.
+func (p *parser) parse(doc []byte) ([]*xsegment, error) {
+	p.resetDoc(doc)
+	switch p.peek() {
 	case '{':
-		var s xsegment
-		d.parseSegment(&s)
-		if err := d.end(); err != nil {
-			return out, invalid("InvalidJSON", "%v", err)
+		s := p.newNode()
+		p.parseSegment(s)
+		if err := p.end(); err != nil {
+			return nil, invalid("InvalidJSON", "%v", err)
 		}
-		return append(out, s), nil
+		p.tops = append(p.tops, s)
 	case '[':
-		n0 := len(out)
-		d.array()
-		for n := 0; d.elem(&n); {
-			d.ws()
-			start := d.i
-			if d.peek() != '{' {
-				d.skip()
+		p.array()
+		for n := 0; p.elem(&n); {
+			p.ws()
+			start := p.i
+			if p.peek() != '{' {
+				p.skip()
 				continue
 			}
-			var s xsegment
-			d.parseSegment(&s)
-			s.raw = doc[start:d.i]
-			s.independentElements = true
-			out = append(out, s)
+			s := p.newNode()
+			p.parseSegment(s)
+			s.raw = doc[start:p.i]
+			s.independentElement = true
+			p.tops = append(p.tops, s)
 		}
-		if err := d.end(); err != nil {
-			return out[:n0], invalid("InvalidJSON", "%v", err)
+		if err := p.end(); err != nil {
+			return nil, invalid("InvalidJSON", "%v", err)
 		}
-		if len(out) == n0 {
-			return out, invalid("InvalidJSON", "the array holds no subsegment")
+		if len(p.tops) == 0 {
+			return nil, invalid("InvalidJSON", "the array holds no subsegment")
 		}
-		return out, nil
 	case 0:
-		return out, invalid("InvalidJSON", "empty document")
+		return nil, invalid("InvalidJSON", "empty document")
 	default:
-		d.skip()
-		if d.err != nil {
-			return out, invalid("InvalidJSON", "%v", d.err)
+		p.skip()
+		if p.err != nil {
+			return nil, invalid("InvalidJSON", "%v", p.err)
 		}
-		return out, invalid("InvalidJSON", "a segment document must be a JSON object")
+		return nil, invalid("InvalidJSON", "a segment document must be a JSON object")
 	}
+	for _, s := range p.tops {
+		if err := s.validate(true); err != nil {
+			return nil, err
+		}
+	}
+	return p.tops, nil
 }
 
-// parseSegment reads a (sub)segment object at d.i.
-func (d *decoder) parseSegment(s *xsegment) {
-	if !d.object() {
+// parseSegment reads a (sub)segment object at p.i.
+func (p *parser) parseSegment(s *xsegment) {
+	if !p.object() {
 		return
 	}
 	for n := 0; ; {
-		k, ok := d.member(&n)
+		k, ok := p.member(&n)
 		if !ok {
 			return
 		}
 		switch string(k) {
 		case "name":
-			s.name, _ = d.str()
+			s.name, _ = p.text()
 		case "id":
-			s.id, _ = d.str()
+			s.id, _ = p.text()
 		case "trace_id":
-			s.traceID, _ = d.str()
+			s.traceIDText, _ = p.text()
 		case "parent_id":
-			s.parentID, _ = d.str()
+			s.parentIDText, _ = p.text()
 		case "type":
-			s.typ, _ = d.str()
+			s.typ, _ = p.text()
 		case "namespace":
-			s.namespace, _ = d.str()
+			s.namespace, _ = p.text()
 		case "origin":
-			s.origin, _ = d.str()
+			s.origin, _ = p.text()
 		case "user":
-			s.user, _ = d.str()
+			s.user, _ = p.text()
 		case "resource_arn":
-			s.resourceARN, _ = d.str()
+			s.resourceARN, _ = p.text()
 		case "start_time":
-			s.start, s.hasStart = d.time()
+			s.start, s.hasStart = p.time()
 		case "end_time":
-			s.end, s.hasEnd = d.time()
+			s.end, s.hasEnd = p.time()
 		case "in_progress":
-			s.inProgress, _ = d.boolean()
+			s.inProgress, _ = p.boolean()
 		case "error":
-			s.errorF = d.optBool()
+			s.errorF = p.optBool()
 		case "fault":
-			s.fault = d.optBool()
+			s.fault = p.optBool()
 		case "throttle":
-			s.thr = d.optBool()
+			s.thr = p.optBool()
 		case "traced":
-			s.traced = d.optBool()
+			s.traced = p.optBool()
 		case "service":
-			d.parseService(s)
+			p.fields(func(k []byte) {
+				if string(k) == "version" {
+					s.serviceVersion, _ = p.text()
+				} else {
+					p.skip()
+				}
+			})
 		case "http":
-			d.parseHTTP(&s.http)
+			p.parseHTTP(&s.http)
 		case "aws":
-			d.parseAWS(&s.aws)
+			p.parseAWS(&s.aws)
 		case "sql":
-			d.parseSQL(&s.sql)
+			p.parseSQL(&s.sql)
 		case "cause":
-			d.parseCause(&s.cause)
+			p.parseCause(&s.cause)
 		case "annotations":
-			s.annotations = d.parseAnnotations(s.annotations)
+			s.annotations = p.parseAnnotations()
 		case "metadata":
-			d.parseMetadata(s)
+			p.parseMetadata(s)
 		case "precursor_ids":
-			s.precursorIDs = d.strings(s.precursorIDs)
+			s.precursorIDs = p.strings()
 		case "links":
-			d.parseLinks(s)
+			p.parseLinks(s)
 		case "subsegments":
-			if !d.array() {
+			if !p.array() {
 				continue
 			}
-			for n := 0; d.elem(&n); {
-				if d.peek() != '{' {
-					d.skip()
+			for n := 0; p.elem(&n); {
+				if p.peek() != '{' {
+					p.skip()
 					continue
 				}
-				s.subsegments = append(s.subsegments, xsegment{})
-				d.parseSegment(&s.subsegments[len(s.subsegments)-1])
+				c := p.newNode()
+				p.parseSegment(c)
+				if s.lastChild == nil {
+					s.firstChild = c
+				} else {
+					s.lastChild.nextSibling = c
+				}
+				s.lastChild = c
 			}
 		default:
-			d.skip()
+			p.skip()
 		}
 	}
 }
 
-func (d *decoder) time() (int64, bool) {
-	raw, ok := d.number()
+func (p *parser) time() (int64, bool) {
+	raw, ok := p.number()
 	if !ok {
 		return 0, false
 	}
@@ -310,8 +326,8 @@ func (d *decoder) time() (int64, bool) {
 	return t, err == nil
 }
 
-func (d *decoder) optBool() optBool {
-	v, ok := d.boolean()
+func (p *parser) optBool() optBool {
+	v, ok := p.boolean()
 	switch {
 	case !ok:
 		return boolAbsent
@@ -322,238 +338,27 @@ func (d *decoder) optBool() optBool {
 	}
 }
 
-func (d *decoder) strings(dst []string) []string {
-	if !d.array() {
-		return dst
+// strings reads an array of strings into the shared arena.
+func (p *parser) strings() [][]byte {
+	if !p.array() {
+		return nil
 	}
-	for n := 0; d.elem(&n); {
-		if v, ok := d.str(); ok {
-			dst = append(dst, v)
+	start := len(p.strs)
+	for n := 0; p.elem(&n); {
+		if v, ok := p.text(); ok {
+			p.strs = append(p.strs, v)
 		}
 	}
-	return dst
-}
-
-func (d *decoder) parseService(s *xsegment) {
-	if !d.object() {
-		return
-	}
-	for n := 0; ; {
-		k, ok := d.member(&n)
-		if !ok {
-			return
-		}
-		if string(k) == "version" {
-			s.serviceVersion, _ = d.str()
-		} else {
-			d.skip()
-		}
-	}
-}
-
-func (d *decoder) parseHTTP(h *xhttp) {
-	if !d.object() {
-		return
-	}
-	for n := 0; ; {
-		k, ok := d.member(&n)
-		if !ok {
-			return
-		}
-		switch string(k) {
-		case "request":
-			if !d.object() {
-				continue
-			}
-			for m := 0; ; {
-				k, ok := d.member(&m)
-				if !ok {
-					break
-				}
-				switch string(k) {
-				case "method":
-					h.method, _ = d.str()
-				case "url":
-					h.url, _ = d.str()
-				case "user_agent":
-					h.userAgent, _ = d.str()
-				case "client_ip":
-					h.clientIP, _ = d.str()
-				case "x_forwarded_for":
-					h.xForwardedFor = d.optBool()
-				default:
-					d.skip()
-				}
-			}
-		case "response":
-			if !d.object() {
-				continue
-			}
-			for m := 0; ; {
-				k, ok := d.member(&m)
-				if !ok {
-					break
-				}
-				switch string(k) {
-				case "status":
-					h.status, h.hasStatus = d.int64()
-				case "content_length":
-					if d.peek() == '"' {
-						h.contentLengthStr, h.hasContentLength = d.str()
-					} else {
-						h.contentLength, h.hasContentLength = d.int64()
-					}
-				default:
-					d.skip()
-				}
-			}
-		default:
-			d.skip()
-		}
-	}
-}
-
-func (d *decoder) parseAWS(a *xaws) {
-	if !d.object() {
-		return
-	}
-	a.present = true
-	for n := 0; ; {
-		k, ok := d.member(&n)
-		if !ok {
-			return
-		}
-		switch string(k) {
-		case "account_id":
-			a.accountID, _ = d.str()
-		case "operation":
-			a.operation, _ = d.str()
-		case "region":
-			a.region, _ = d.str()
-		case "request_id":
-			a.requestID, _ = d.str()
-		case "queue_url":
-			a.queueURL, _ = d.str()
-		case "table_name":
-			a.tableName, _ = d.str()
-		case "bucket_name":
-			a.bucketName, _ = d.str()
-		case "key":
-			a.key, _ = d.str()
-		case "retries":
-			a.retries, a.hasRetries = d.int64()
-		case "ec2":
-			d.fields(func(k []byte) {
-				switch string(k) {
-				case "instance_id":
-					a.ec2.instanceID, _ = d.str()
-				case "availability_zone":
-					a.ec2.availabilityZone, _ = d.str()
-				case "instance_size":
-					a.ec2.instanceSize, _ = d.str()
-				case "ami_id":
-					a.ec2.amiID, _ = d.str()
-				default:
-					d.skip()
-				}
-			})
-		case "ecs":
-			d.fields(func(k []byte) {
-				e := &a.ecs
-				switch string(k) {
-				case "container":
-					e.container, _ = d.str()
-				case "container_id":
-					e.containerID, _ = d.str()
-				case "container_arn":
-					e.containerARN, _ = d.str()
-				case "task_arn":
-					e.taskARN, _ = d.str()
-				case "task_family":
-					e.taskFamily, _ = d.str()
-				case "cluster_arn":
-					e.clusterARN, _ = d.str()
-				case "availability_zone":
-					e.availabilityZone, _ = d.str()
-				case "launch_type":
-					e.launchType, _ = d.str()
-				default:
-					d.skip()
-				}
-			})
-		case "eks":
-			d.fields(func(k []byte) {
-				switch string(k) {
-				case "pod":
-					a.eks.pod, _ = d.str()
-				case "cluster_name":
-					a.eks.clusterName, _ = d.str()
-				case "container_id":
-					a.eks.containerID, _ = d.str()
-				default:
-					d.skip()
-				}
-			})
-		case "elastic_beanstalk":
-			d.fields(func(k []byte) {
-				b := &a.beanstalk
-				switch string(k) {
-				case "environment_name":
-					b.environment, _ = d.str()
-				case "version_label":
-					b.versionLabel, _ = d.str()
-				case "deployment_id":
-					b.deploymentID, b.hasDeploymentID = d.int64()
-				default:
-					d.skip()
-				}
-			})
-		case "xray":
-			d.fields(func(k []byte) {
-				switch string(k) {
-				case "sdk":
-					a.xray.sdk, _ = d.str()
-				case "sdk_version":
-					a.xray.sdkVersion, _ = d.str()
-				case "auto_instrumentation":
-					a.xray.autoInstrumentation = d.optBool()
-				default:
-					d.skip()
-				}
-			})
-		case "cloudwatch_logs":
-			if !d.array() {
-				continue
-			}
-			for m := 0; d.elem(&m); {
-				d.fields(func(k []byte) {
-					switch string(k) {
-					case "log_group":
-						if v, ok := d.str(); ok {
-							a.logGroups = append(a.logGroups, v)
-						}
-					case "arn":
-						if v, ok := d.str(); ok {
-							a.logGroupARNs = append(a.logGroupARNs, v)
-						}
-					default:
-						d.skip()
-					}
-				})
-			}
-		default:
-			d.skip()
-		}
-	}
+	return p.strs[start:len(p.strs):len(p.strs)]
 }
 
 // fields calls fn for each member of an object; fn must consume the value.
-func (d *decoder) fields(fn func(key []byte)) {
-	if !d.object() {
+func (p *parser) fields(fn func(key []byte)) {
+	if !p.object() {
 		return
 	}
 	for n := 0; ; {
-		k, ok := d.member(&n)
+		k, ok := p.member(&n)
 		if !ok {
 			return
 		}
@@ -561,143 +366,308 @@ func (d *decoder) fields(fn func(key []byte)) {
 	}
 }
 
-func (d *decoder) parseSQL(q *xsql) {
-	if !d.object() {
+func (p *parser) parseHTTP(h *xhttp) {
+	p.fields(func(k []byte) {
+		switch string(k) {
+		case "request":
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "method":
+					h.method, _ = p.text()
+				case "url":
+					h.url, _ = p.text()
+				case "user_agent":
+					h.userAgent, _ = p.text()
+				case "client_ip":
+					h.clientIP, _ = p.text()
+				case "x_forwarded_for":
+					h.xForwardedFor = p.optBool()
+				default:
+					p.skip()
+				}
+			})
+		case "response":
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "status":
+					h.status, h.hasStatus = p.int64()
+				case "content_length":
+					if p.peek() == '"' {
+						h.contentLengthStr, h.hasContentLength = p.text()
+					} else {
+						h.contentLength, h.hasContentLength = p.int64()
+					}
+				default:
+					p.skip()
+				}
+			})
+		default:
+			p.skip()
+		}
+	})
+}
+
+func (p *parser) parseAWS(a *xaws) {
+	if p.peek() == '{' {
+		a.present = true
+	}
+	p.fields(func(k []byte) {
+		switch string(k) {
+		case "account_id":
+			a.accountID, _ = p.text()
+		case "operation":
+			a.operation, _ = p.text()
+		case "region":
+			a.region, _ = p.text()
+		case "request_id":
+			a.requestID, _ = p.text()
+		case "queue_url":
+			a.queueURL, _ = p.text()
+		case "table_name":
+			a.tableName, _ = p.text()
+		case "bucket_name":
+			a.bucketName, _ = p.text()
+		case "key":
+			a.key, _ = p.text()
+		case "retries":
+			a.retries, a.hasRetries = p.int64()
+		case "ec2":
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "instance_id":
+					a.ec2.instanceID, _ = p.text()
+				case "availability_zone":
+					a.ec2.availabilityZone, _ = p.text()
+				case "instance_size":
+					a.ec2.instanceSize, _ = p.text()
+				case "ami_id":
+					a.ec2.amiID, _ = p.text()
+				default:
+					p.skip()
+				}
+			})
+		case "ecs":
+			e := &a.ecs
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "container":
+					e.container, _ = p.text()
+				case "container_id":
+					e.containerID, _ = p.text()
+				case "container_arn":
+					e.containerARN, _ = p.text()
+				case "task_arn":
+					e.taskARN, _ = p.text()
+				case "task_family":
+					e.taskFamily, _ = p.text()
+				case "cluster_arn":
+					e.clusterARN, _ = p.text()
+				case "availability_zone":
+					e.availabilityZone, _ = p.text()
+				case "launch_type":
+					e.launchType, _ = p.text()
+				default:
+					p.skip()
+				}
+			})
+		case "eks":
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "pod":
+					a.eks.pod, _ = p.text()
+				case "cluster_name":
+					a.eks.clusterName, _ = p.text()
+				case "container_id":
+					a.eks.containerID, _ = p.text()
+				default:
+					p.skip()
+				}
+			})
+		case "elastic_beanstalk":
+			b := &a.beanstalk
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "environment_name":
+					b.environment, _ = p.text()
+				case "version_label":
+					b.versionLabel, _ = p.text()
+				case "deployment_id":
+					b.deploymentID, b.hasDeploymentID = p.int64()
+				default:
+					p.skip()
+				}
+			})
+		case "xray":
+			p.fields(func(k []byte) {
+				switch string(k) {
+				case "sdk":
+					a.xray.sdk, _ = p.text()
+				case "sdk_version":
+					a.xray.sdkVersion, _ = p.text()
+				case "auto_instrumentation":
+					a.xray.autoInstrumentation = p.optBool()
+				default:
+					p.skip()
+				}
+			})
+		case "cloudwatch_logs":
+			p.parseLogGroups(a)
+		default:
+			p.skip()
+		}
+	})
+}
+
+func (p *parser) parseLogGroups(a *xaws) {
+	if !p.array() {
 		return
 	}
-	q.present = true
-	for n := 0; ; {
-		k, ok := d.member(&n)
-		if !ok {
-			return
-		}
+	// Names and ARNs interleave, so they cannot share the arena as contiguous runs; they
+	// are rare enough to get slices of their own.
+	for n := 0; p.elem(&n); {
+		p.fields(func(k []byte) {
+			switch string(k) {
+			case "log_group":
+				if v, ok := p.text(); ok {
+					a.logGroups = append(a.logGroups, v)
+				}
+			case "arn":
+				if v, ok := p.text(); ok {
+					a.logGroupARNs = append(a.logGroupARNs, v)
+				}
+			default:
+				p.skip()
+			}
+		})
+	}
+}
+
+func (p *parser) parseSQL(q *xsql) {
+	if p.peek() == '{' {
+		q.present = true
+	}
+	p.fields(func(k []byte) {
 		switch string(k) {
 		case "url":
-			q.url, _ = d.str()
+			q.url, _ = p.text()
 		case "connection_string":
-			q.connectionString, _ = d.str()
+			q.connectionString, _ = p.text()
 		case "sanitized_query":
-			q.sanitizedQuery, _ = d.str()
+			q.sanitizedQuery, _ = p.text()
 		case "database_type":
-			q.dbType, _ = d.str()
+			q.dbType, _ = p.text()
 		case "database_version":
-			q.dbVersion, _ = d.str()
+			q.dbVersion, _ = p.text()
 		case "driver_version":
-			q.driverVersion, _ = d.str()
+			q.driverVersion, _ = p.text()
 		case "user":
-			q.user, _ = d.str()
+			q.user, _ = p.text()
 		case "preparation":
-			q.preparation, _ = d.str()
+			q.preparation, _ = p.text()
 		default:
-			d.skip()
+			p.skip()
 		}
-	}
+	})
 }
 
-func (d *decoder) parseCause(c *xcause) {
-	switch d.peek() {
+func (p *parser) parseCause(c *xcause) {
+	switch p.peek() {
 	case '"':
-		c.exceptionID, c.present = d.str()
+		c.exceptionID, c.present = p.text()
 		return
 	case '{':
-	default:
-		d.skip()
-		return
+		c.present = true
 	}
-	d.object()
-	c.present = true
-	for n := 0; ; {
-		k, ok := d.member(&n)
-		if !ok {
+	p.fields(func(k []byte) {
+		if string(k) != "exceptions" {
+			p.skip()
 			return
 		}
-		switch string(k) {
-		case "working_directory":
-			c.workingDir, _ = d.str()
-		case "paths":
-			c.paths = d.strings(c.paths)
-		case "exceptions":
-			if !d.array() {
+		if !p.array() {
+			return
+		}
+		start := len(p.excs)
+		for m := 0; p.elem(&m); {
+			if p.peek() != '{' {
+				p.skip()
 				continue
 			}
-			for m := 0; d.elem(&m); {
-				if d.peek() != '{' {
-					d.skip()
-					continue
-				}
-				c.exceptions = append(c.exceptions, xexception{})
-				d.parseException(&c.exceptions[len(c.exceptions)-1])
-			}
-		default:
-			d.skip()
+			var e xexception
+			p.parseException(&e)
+			p.excs = append(p.excs, e)
 		}
-	}
+		c.exceptions = p.excs[start:len(p.excs):len(p.excs)]
+	})
 }
 
-func (d *decoder) parseException(e *xexception) {
-	d.fields(func(k []byte) {
+func (p *parser) parseException(e *xexception) {
+	p.fields(func(k []byte) {
 		switch string(k) {
 		case "id":
-			e.id, _ = d.str()
+			e.id, _ = p.text()
 		case "message":
-			e.message, _ = d.str()
+			e.message, _ = p.text()
 		case "type":
-			e.typ, _ = d.str()
+			e.typ, _ = p.text()
 		case "cause":
-			e.cause, _ = d.str()
+			e.cause, _ = p.text()
 		case "remote":
-			e.remote = d.optBool()
+			e.remote = p.optBool()
 		case "truncated":
-			e.truncated, e.hasTruncated = d.int64()
+			e.truncated, e.hasTruncated = p.int64()
 		case "skipped":
-			e.skipped, e.hasSkip = d.int64()
+			e.skipped, e.hasSkip = p.int64()
 		case "stack":
-			if !d.array() {
+			if !p.array() {
 				return
 			}
-			for m := 0; d.elem(&m); {
+			start := len(p.frames)
+			for m := 0; p.elem(&m); {
 				var f xframe
-				d.fields(func(k []byte) {
+				p.fields(func(k []byte) {
 					switch string(k) {
 					case "path":
-						f.path, _ = d.str()
+						f.path, _ = p.text()
 					case "label":
-						f.label, _ = d.str()
+						f.label, _ = p.text()
 					case "line":
-						f.line, f.hasLine = d.int64()
+						f.line, f.hasLine = p.int64()
 					default:
-						d.skip()
+						p.skip()
 					}
 				})
-				e.stack = append(e.stack, f)
+				p.frames = append(p.frames, f)
 			}
+			e.stack = p.frames[start:len(p.frames):len(p.frames)]
 		default:
-			d.skip()
+			p.skip()
 		}
 	})
 }
 
 // parseAnnotations keeps string, number and boolean values; spec §5.4 drops the others.
-func (d *decoder) parseAnnotations(dst []xannotation) []xannotation {
-	if !d.object() {
-		return dst
+// A repeated key keeps its last value, as a JSON decoder would.
+func (p *parser) parseAnnotations() []xannotation {
+	if !p.object() {
+		return nil
 	}
+	start := len(p.anns)
 	for n := 0; ; {
-		k, ok := d.member(&n)
+		k, ok := p.member(&n)
 		if !ok {
-			return dst
+			break
 		}
-		a := xannotation{key: string(k)}
-		switch c := d.peek(); {
+		a := xannotation{}
+		switch c := p.peek(); {
 		case c == '"':
 			a.kind = annString
-			a.s, ok = d.str()
+			a.s, ok = p.text()
 		case c == 't' || c == 'f':
 			a.kind = annBool
-			a.b, ok = d.boolean()
+			a.b, ok = p.boolean()
 		case c == '-' || (c >= '0' && c <= '9'):
 			var raw []byte
-			raw, ok = d.number()
+			raw, ok = p.number()
 			if v, isInt := parseInt(raw); isInt {
 				a.kind, a.i = annInt, v
 			} else {
@@ -707,107 +677,113 @@ func (d *decoder) parseAnnotations(dst []xannotation) []xannotation {
 				ok = ok && err == nil
 			}
 		default:
-			d.skip()
+			p.skip()
 			ok = false
 		}
-		if ok {
-			dst = append(dst, a)
+		if !ok {
+			continue
+		}
+		a.key = k
+		p.anns = appendAnnotation(p.anns, start, a)
+	}
+	return p.anns[start:len(p.anns):len(p.anns)]
+}
+
+func appendAnnotation(l []xannotation, start int, a xannotation) []xannotation {
+	for i := start; i < len(l); i++ {
+		if string(l[i].key) == string(a.key) {
+			l[i] = a
+			return l
 		}
 	}
+	return append(l, a)
 }
 
 // parseMetadata keeps each namespace's value as compact JSON, as awsxrayreceiver does.
-func (d *decoder) parseMetadata(s *xsegment) {
-	if !d.object() {
+func (p *parser) parseMetadata(s *xsegment) {
+	if !p.object() {
 		return
 	}
-	var buf []byte
+	start := len(p.metas)
 	for n := 0; ; {
-		k, ok := d.member(&n)
+		k, ok := p.member(&n)
 		if !ok {
+			break
+		}
+		v := p.raw()
+		if p.err != nil {
 			return
 		}
-		key := string(k)
-		v := d.raw()
-		if d.err != nil {
-			return
-		}
-		buf = compactJSON(buf[:0], v)
-		s.metadata = append(s.metadata, xmetadata{key: key, json: string(buf)})
+		p.metas = append(p.metas, xmetadata{key: k, json: p.compact(v)})
 	}
+	s.metadata = p.metas[start:len(p.metas):len(p.metas)]
 }
 
-func (d *decoder) parseLinks(s *xsegment) {
-	if !d.array() {
+func (p *parser) parseLinks(s *xsegment) {
+	if !p.array() {
 		return
 	}
-	for n := 0; d.elem(&n); {
+	start := len(p.links)
+	for n := 0; p.elem(&n); {
 		var l xlink
-		d.fields(func(k []byte) {
+		p.fields(func(k []byte) {
 			switch string(k) {
 			case "trace_id":
-				l.traceID, _ = d.str()
+				l.traceID, _ = p.text()
 			case "id":
-				l.spanID, _ = d.str()
+				l.spanID, _ = p.text()
 			case "attributes":
-				l.attrs = d.parseAnnotations(l.attrs)
+				l.attrs = p.parseAnnotations()
 			default:
-				d.skip()
+				p.skip()
 			}
 		})
-		s.links = append(s.links, l)
+		p.links = append(p.links, l)
 	}
+	s.links = p.links[start:len(p.links):len(p.links)]
 }
 
-// validate applies the checks without which a span cannot be built: ids, name, start.
-// Embedded subsegments inherit the trace id.
+// validate applies the checks without which a span cannot be built (ids, name, start)
+// and decodes the ids. Embedded subsegments inherit the trace id.
 func (s *xsegment) validate(top bool) error {
-	if s.id == "" {
+	if len(s.id) == 0 {
 		return invalid("MissingId", "the (sub)segment has no \"id\"")
 	}
-	if _, ok := decodeSpanID(s.id); !ok {
+	var ok bool
+	if s.spanID, ok = decodeSpanID(s.id); !ok {
 		return invalid("InvalidId", "id %q is not 16 hex digits", s.id)
 	}
 	if top {
-		if s.traceID == "" {
+		if len(s.traceIDText) == 0 {
 			return invalid("MissingTraceId", "segment %s has no \"trace_id\"", s.id)
 		}
-		if _, ok := decodeTraceID(s.traceID); !ok {
-			return invalid("InvalidTraceId", "trace_id %q is not 1-<8 hex>-<24 hex>", s.traceID)
+		if s.traceID, ok = decodeTraceID(s.traceIDText); !ok {
+			return invalid("InvalidTraceId", "trace_id %q is not 1-<8 hex>-<24 hex>", s.traceIDText)
 		}
-		if s.parentID != "" {
-			if _, ok := decodeSpanID(s.parentID); !ok {
-				return invalid("InvalidParentId", "parent_id %q is not 16 hex digits", s.parentID)
+		if len(s.parentIDText) > 0 {
+			if s.parentID, ok = decodeSpanID(s.parentIDText); !ok {
+				return invalid("InvalidParentId", "parent_id %q is not 16 hex digits", s.parentIDText)
 			}
-		} else if s.typ == "subsegment" {
+		} else if string(s.typ) == "subsegment" {
 			return invalid("MissingParentId", "independent subsegment %s has no \"parent_id\"", s.id)
 		}
 	}
-	if s.name == "" {
+	if len(s.name) == 0 {
 		return invalid("MissingName", "segment %s has no \"name\"", s.id)
 	}
 	if !s.hasStart {
 		return invalid("MissingStartTime", "segment %s has no numeric \"start_time\"", s.id)
 	}
-	for i := range s.subsegments {
-		if err := s.subsegments[i].validate(false); err != nil {
+	for c := s.firstChild; c != nil; c = c.nextSibling {
+		if err := c.validate(false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// count is the number of spans s becomes.
-func (s *xsegment) count() int {
-	n := 1
-	for i := range s.subsegments {
-		n += s.subsegments[i].count()
-	}
-	return n
-}
-
 // decodeTraceID turns "1-5f84c7a1-e7d1852db8c4fd35d88bf49a" into its 16 bytes.
-func decodeTraceID(s string) ([16]byte, bool) {
+func decodeTraceID(s []byte) ([16]byte, bool) {
 	var id [16]byte
 	if len(s) != 35 || s[0] != '1' || s[1] != '-' || s[10] != '-' {
 		return id, false
@@ -818,7 +794,7 @@ func decodeTraceID(s string) ([16]byte, bool) {
 	return id, true
 }
 
-func decodeSpanID(s string) ([8]byte, bool) {
+func decodeSpanID(s []byte) ([8]byte, bool) {
 	var id [8]byte
 	if len(s) != 16 || !hexInto(id[:], s) {
 		return id, false
@@ -826,7 +802,7 @@ func decodeSpanID(s string) ([8]byte, bool) {
 	return id, true
 }
 
-func hexInto(dst []byte, s string) bool {
+func hexInto(dst, s []byte) bool {
 	for i := range dst {
 		hi, lo := unhex(s[2*i]), unhex(s[2*i+1])
 		if hi < 0 || lo < 0 {

@@ -510,7 +510,7 @@ func TestSweepExportsTimedOutSegmentsWithoutTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for rcv.requests() == 0 && time.Now().Before(deadline) {
+	for s.Stats().Unfinished == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if rcv.requests() != 1 || s.Stats().Unfinished != 1 {

@@ -2,7 +2,6 @@ package otlp
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
@@ -33,10 +33,10 @@ import (
 	"github.com/xrayd/xrayd/internal/export"
 )
 
-// transport sends one ExportTraceServiceRequest. It returns the backend's partial-success
-// answer (rejected spans and why); errors are *export.CallError.
+// transport sends one ExportTraceServiceRequest, given in protobuf. It returns the
+// backend's partial-success answer (rejected spans and why); errors are *export.CallError.
 type transport interface {
-	export(ctx context.Context, req ptraceotlp.ExportRequest) (rejected int64, msg string, err error)
+	export(ctx context.Context, req []byte) (rejected int64, msg string, err error)
 	close() error
 }
 
@@ -106,11 +106,7 @@ func httpURL(endpoint string, plain bool) (*url.URL, error) {
 	return u, nil
 }
 
-func (h *httpTransport) export(ctx context.Context, req ptraceotlp.ExportRequest) (int64, string, error) {
-	raw, err := req.MarshalProto()
-	if err != nil {
-		return 0, "", &export.CallError{Class: counters.ErrOther, Err: fmt.Errorf("encoding the request: %w", err)}
-	}
+func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, error) {
 	buf, _ := h.bufs.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
@@ -276,7 +272,12 @@ func grpcTarget(endpoint string, plain bool) (target string, isPlain bool, err e
 	return endpoint, plain, nil
 }
 
-func (g *grpcTransport) export(ctx context.Context, req ptraceotlp.ExportRequest) (int64, string, error) {
+func (g *grpcTransport) export(ctx context.Context, raw []byte) (int64, string, error) {
+	// The gRPC client takes pdata: decode the request the encoder wrote.
+	req := ptraceotlp.NewExportRequest()
+	if err := req.UnmarshalProto(raw); err != nil {
+		return 0, "", &export.CallError{Class: counters.ErrOther, Err: fmt.Errorf("decoding the request: %w", err)}
+	}
 	if len(g.md) > 0 {
 		ctx = metadata.NewOutgoingContext(ctx, g.md)
 	}
