@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Level: levelOf(cfg.LogLevel), Format: cfg.LogFormat, File: cfg.LogFile, Rotate: cfg.LogRotation, Stdout: stdout,
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, logging.Line(time.Now(), nil, slog.LevelError, "Opening log file: "+err.Error()))
+		fmt.Fprint(stderr, logging.Line(time.Now(), nil, slog.LevelError, "Opening log file: "+err.Error()))
 		return 1
 	}
 	defer closer.Close()
@@ -112,17 +112,17 @@ func levelOf(name string) slog.Level {
 func reportConfigError(err error, stderr io.Writer) int {
 	var ee *config.ExitError
 	if !errors.As(err, &ee) {
-		fmt.Fprintln(stderr, logging.Line(time.Now(), nil, slog.LevelError, err.Error()))
+		fmt.Fprint(stderr, logging.Line(time.Now(), nil, slog.LevelError, err.Error()))
 		return 1
 	}
 	if ee.Reported {
 		return ee.Code
 	}
 	line := logging.Line(time.Now(), nil, slog.LevelError, ee.Msg)
-	fmt.Fprintln(stderr, line)
+	fmt.Fprint(stderr, line)
 	if ee.LogFile != "" {
 		if f, ferr := os.OpenFile(ee.LogFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); ferr == nil {
-			fmt.Fprintln(f, line)
+			fmt.Fprint(f, line)
 			f.Close()
 		}
 	}
