@@ -78,6 +78,15 @@ func TestGoSDKAppThroughDaemonToSignedXRay(t *testing.T) {
 		fmt.Fprintln(w, "ok")
 	})))
 	defer app.Close()
+	// The SDK fetches sampling rules through the daemon on its first request; until then
+	// it samples by its local fallback (1/s + 5 %). Warm up, then expect every request.
+	warm, err := http.Get(app.URL + "/warm-up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Body.Close()
+	waitUntil(t, 10*time.Second, "the SDK's first sampling call at X-Ray", func() bool { return td.fx.SamplingCalls() > 0 })
+	time.Sleep(200 * time.Millisecond)
 	const requests = 30
 	for i := 0; i < requests; i++ {
 		resp, err := http.Get(app.URL + fmt.Sprintf("/api/item/%d", i))
@@ -103,7 +112,6 @@ func TestGoSDKAppThroughDaemonToSignedXRay(t *testing.T) {
 		}
 	}
 	// The SDK's centralized sampling fetched its rules through the daemon's proxy, signed.
-	waitUntil(t, 10*time.Second, "sampling calls at X-Ray", func() bool { return td.fx.SamplingCalls() > 0 })
 	if td.fx.BadSigs.Load() != 0 {
 		t.Fatalf("%d requests with a bad signature", td.fx.BadSigs.Load())
 	}

@@ -86,6 +86,34 @@ func BenchmarkTranslate(b *testing.B) {
 	})
 }
 
+// BenchmarkParse and BenchmarkEncode split the Sender's translation cost: decoding the
+// JSON, then writing the protobuf request.
+func BenchmarkParse(b *testing.B) {
+	docs := benchDocs(benchBatch)
+	var p parser
+	perSegment(b, func() {
+		for _, d := range docs {
+			if _, err := p.parse(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkParseAndEncode(b *testing.B) {
+	docs := benchDocs(benchBatch)
+	var t translator
+	perSegment(b, func() {
+		t.enc.reset()
+		for _, d := range docs {
+			if err := t.add(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = t.enc.finish()
+	})
+}
+
 func BenchmarkSendHTTP(b *testing.B) {
 	srv := discardServer(b)
 	s := newSender(b, Options{Endpoint: srv.URL})

@@ -168,7 +168,6 @@ func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error)
 	defer s.tpool.Put(t)
 	now := s.o.Now()
 	var res export.Result
-	var out []*pendingEntry // held documents leaving with this request
 	for i, doc := range docs {
 		segs, err := t.p.parse(doc)
 		if err != nil {
@@ -176,20 +175,21 @@ func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error)
 			continue
 		}
 		for _, seg := range segs {
-			key := keyOf(seg)
 			if seg.inProgress {
 				raw := doc
 				if seg.independentElement {
 					raw = seg.raw
 				}
-				out = append(out, s.pending.hold(key, raw, now)...)
+				t.holds = append(t.holds, holdRequest{key: keyOf(&seg.traceID, seg), doc: raw})
 				continue
 			}
-			s.pending.complete(key)
+			t.done = append(t.done, keyOf(&seg.traceID, seg))
+			t.embeddedKeys(&seg.traceID, seg.firstChild)
 			t.enc.document(seg)
 		}
 	}
-	out = append(out, s.pending.expired(now)...)
+	out := s.pending.update(t.done, t.embedded, t.holds, now)
+	clear(t.holds) // the documents belong to the caller
 	if err := s.export(ctx, t, out); err != nil {
 		return export.Result{}, err
 	}
@@ -202,6 +202,8 @@ func (s *Sender) translator() *translator {
 		t = new(translator)
 	}
 	t.enc.reset()
+	clear(t.holds) // drop references to documents
+	t.done, t.embedded, t.holds = t.done[:0], t.embedded[:0], t.holds[:0]
 	return t
 }
 

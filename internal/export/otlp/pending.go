@@ -8,9 +8,9 @@ import (
 // pendingKey identifies a (sub)segment: its trace id and its own id.
 type pendingKey [24]byte
 
-func keyOf(s *xsegment) pendingKey {
+func keyOf(traceID *[16]byte, s *xsegment) pendingKey {
 	var k pendingKey
-	copy(k[:16], s.traceID[:])
+	copy(k[:16], traceID[:])
 	copy(k[16:], s.spanID[:])
 	return k
 }
@@ -56,14 +56,43 @@ func newPending(timeout time.Duration, maxCount int, maxBytes int64) *pending {
 	}
 }
 
-// hold keeps an in-progress document. It returns the entries pushed out to stay within
-// bounds; the caller exports them as unfinished.
-func (p *pending) hold(k pendingKey, doc []byte, now time.Time) (out []*pendingEntry) {
+// holdRequest is an in-progress document to keep.
+type holdRequest struct {
+	key pendingKey
+	doc []byte
+}
+
+// update applies what one batch brought, under one lock: the keys of complete documents
+// (their in-progress versions are forgotten and late ones will be dropped), the keys of
+// (sub)segments embedded in them (forgotten only), then the in-progress documents to
+// hold. It returns the entries that leave now, to be exported as unfinished: those
+// pushed out to stay within bounds and those whose time is up.
+func (p *pending) update(done, embedded []pendingKey, holds []holdRequest, now time.Time) (out []*pendingEntry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, k := range done {
+		p.completeLocked(k)
+	}
+	if len(p.entries) > 0 {
+		for _, k := range embedded {
+			if e, ok := p.entries[k]; ok {
+				p.remove(e)
+			}
+		}
+	}
+	for _, h := range holds {
+		out = p.holdLocked(h.key, h.doc, now, out)
+	}
+	for p.head != nil && now.Sub(p.head.arrived) >= p.timeout {
+		out = append(out, p.remove(p.head))
+	}
+	return out
+}
+
+func (p *pending) holdLocked(k pendingKey, doc []byte, now time.Time, out []*pendingEntry) []*pendingEntry {
 	if _, ok := p.done[k]; ok {
 		p.superseded++
-		return nil
+		return out
 	}
 	if e, ok := p.entries[k]; ok {
 		// A newer in-progress version: keep its place and first arrival time.
@@ -81,10 +110,7 @@ func (p *pending) hold(k pendingKey, doc []byte, now time.Time) (out []*pendingE
 	return out
 }
 
-// complete forgets the in-progress version of k, if held, and remembers k as complete.
-func (p *pending) complete(k pendingKey) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (p *pending) completeLocked(k pendingKey) {
 	if e, ok := p.entries[k]; ok {
 		p.remove(e)
 	}

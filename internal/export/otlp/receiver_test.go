@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 )
 
 // Test receivers built on the Collector's own OTLP packages, as a real backend would be.
@@ -129,6 +130,8 @@ type grpcReceiver struct {
 	got    []ptrace.Traces
 	md     []metadata.MD
 	answer func(n int) error
+	// compression is the grpc-encoding of each request, seen by a stats handler.
+	compression []string
 }
 
 func newGRPCReceiver(t testing.TB, a func(n int) error) *grpcReceiver {
@@ -136,7 +139,8 @@ func newGRPCReceiver(t testing.TB, a func(n int) error) *grpcReceiver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &grpcReceiver{addr: ln.Addr().String(), srv: grpc.NewServer(), answer: a}
+	r := &grpcReceiver{addr: ln.Addr().String(), answer: a}
+	r.srv = grpc.NewServer(grpc.StatsHandler(compressionSeen{r}))
 	ptraceotlp.RegisterGRPCServer(r.srv, r)
 	done := make(chan struct{})
 	go func() {
@@ -174,4 +178,21 @@ func (r *grpcReceiver) traces() ptrace.Traces {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return merge(r.got)
+}
+
+// compressionSeen records the compression of each incoming request.
+type compressionSeen struct{ r *grpcReceiver }
+
+func (c compressionSeen) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (c compressionSeen) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return ctx
+}
+func (c compressionSeen) HandleConn(context.Context, stats.ConnStats) {}
+
+func (c compressionSeen) HandleRPC(_ context.Context, s stats.RPCStats) {
+	if h, ok := s.(*stats.InHeader); ok {
+		c.r.mu.Lock()
+		c.r.compression = append(c.r.compression, h.Compression)
+		c.r.mu.Unlock()
+	}
 }

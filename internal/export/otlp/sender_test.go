@@ -102,6 +102,9 @@ func TestSendGRPCDeliversTheTranslatedSpans(t *testing.T) {
 	if md := rcv.md[0]; len(md.Get("authorization")) != 1 || md.Get("authorization")[0] != "Bearer t0k3n" {
 		t.Fatalf("metadata %v", md)
 	}
+	if rcv.compression[0] != "gzip" {
+		t.Fatalf("request compression %q", rcv.compression[0])
+	}
 	// The same endpoint spelled as a URL.
 	s2 := newSender(t, Options{Endpoint: "http://" + rcv.addr, Protocol: "grpc"})
 	if _, err := s2.Send(context.Background(), docs[:1]); err != nil {
@@ -578,5 +581,61 @@ func TestSendHTTPSWithCAFileOrSkipVerify(t *testing.T) {
 	}
 	if _, err := newSender(t, Options{Endpoint: srv.URL}).Send(context.Background(), doc); err == nil {
 		t.Fatal("untrusted certificate accepted")
+	}
+}
+
+func TestHeldSubsegmentIsForgottenWhenItArrivesEmbeddedInItsSegment(t *testing.T) {
+	rcv := newHTTPReceiver(t, nil)
+	clk := newClock()
+	s := newSender(t, Options{Endpoint: rcv.URL, Now: clk.Now})
+	sub := `{"type":"subsegment","id":"0101010101010101","trace_id":"1-65a00000-aaaaaaaaaaaaaaaaaaaaaaaa","parent_id":"7f7e7d7c7b7a7978","name":"step-1","start_time":1704067200.3,"in_progress":true}`
+	if _, err := s.Send(context.Background(), [][]byte{[]byte(sub)}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Held != 1 {
+		t.Fatal("in-progress subsegment not held")
+	}
+	// complete.json embeds step-1, complete.
+	if _, err := s.Send(context.Background(), [][]byte{readFixture(t, "complete.json")}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Held != 0 || st.Unfinished != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if n := spanIDs(rcv.traces())["0101010101010101"]; n != 1 {
+		t.Fatalf("step-1 exported %d times", n)
+	}
+}
+
+func TestExporterDeliversEachSegmentOnceWhenInProgressAndCompleteVersionsRace(t *testing.T) {
+	rcv := newHTTPReceiver(t, func(n int) (int, http.Header, []byte) {
+		if n%4 == 0 {
+			return http.StatusServiceUnavailable, nil, nil // retries reorder batches
+		}
+		return 0, nil, nil
+	})
+	s := newSender(t, Options{Endpoint: rcv.URL})
+	var docs [][]byte
+	for i := 1; i <= 300; i++ {
+		ip := fmt.Appendf(nil, `{"name":"job","id":"%016x","trace_id":"1-65000000-%024x","start_time":1700000000,"in_progress":true}`, i, i)
+		done := fmt.Appendf(nil, `{"name":"job","id":"%016x","trace_id":"1-65000000-%024x","start_time":1700000000,"end_time":1700000001}`, i, i)
+		docs = append(docs, ip, done)
+	}
+	c := runExporter(t, s, docs)
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := spanIDs(rcv.traces())
+	for i := 1; i <= 300; i++ {
+		if n := ids[fmt.Sprintf("%016x", i)]; n != 1 {
+			t.Fatalf("segment %d exported %d times", i, n)
+		}
+	}
+	if st := s.Stats(); st.Unfinished != 0 || st.Held != 0 || c.DroppedTotal() != 0 {
+		t.Fatalf("stats %+v dropped %d", st, c.DroppedTotal())
 	}
 }

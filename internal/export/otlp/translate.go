@@ -132,10 +132,22 @@ func Translate(docs [][]byte) (ptrace.Traces, []export.Unprocessed) {
 	return req.Traces(), unp
 }
 
-// translator is a parser and an encoder, reused from batch to batch.
+// translator is a parser and an encoder, reused from batch to batch, with the Sender's
+// per-batch lists for the in-progress bookkeeping.
 type translator struct {
 	p   parser
 	enc encoder
+
+	done, embedded []pendingKey
+	holds          []holdRequest
+}
+
+// embeddedKeys lists the keys of c, its siblings and everything below them.
+func (t *translator) embeddedKeys(traceID *[16]byte, c *xsegment) {
+	for ; c != nil; c = c.nextSibling {
+		t.embedded = append(t.embedded, keyOf(traceID, c))
+		t.embeddedKeys(traceID, c.firstChild)
+	}
 }
 
 // add encodes every (sub)segment of doc, in-progress or not.

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -456,4 +457,46 @@ func FuzzTranslate(f *testing.F) {
 			t.Fatalf("invalid JSON accepted: %q", doc)
 		}
 	})
+}
+
+func TestTranslateGroupsConsecutiveDocumentsOfOneResource(t *testing.T) {
+	docs := [][]byte{
+		readFixture(t, "in_progress.json"),
+		[]byte(`{"name":"batch-job","id":"0000000000000002","trace_id":"1-65a00000-bbbbbbbbbbbbbbbbbbbbbbbb","start_time":1,"end_time":2,"origin":"AWS::ECS::Container","aws":{"ecs":{"container":"batch"}}}`),
+		readFixture(t, "escapes.json"),
+		readFixture(t, "in_progress.json"),
+	}
+	td, _ := Translate(docs)
+	rss := td.ResourceSpans()
+	if rss.Len() != 3 {
+		t.Fatalf("%d resource spans, want 3 (two alike in a row, one other, one again)", rss.Len())
+	}
+	if n := rss.At(0).ScopeSpans().At(0).Spans().Len(); n != 2 {
+		t.Fatalf("first resource holds %d spans, want 2", n)
+	}
+}
+
+func TestProtobufLengthsOfEverySize(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 300, 16383, 16384, 1 << 21} {
+		var p pb
+		p.b = append(p.b, 0xAA)
+		st := p.begin(3)
+		for i := 0; i < n; i++ {
+			p.b = append(p.b, byte(i))
+		}
+		p.end(st)
+		if p.b[0] != 0xAA {
+			t.Fatal("prefix clobbered")
+		}
+		num, typ, tagLen := protowire.ConsumeTag(p.b[1:])
+		v, m := protowire.ConsumeBytes(p.b[1+tagLen:])
+		if num != 3 || typ != protowire.BytesType || m < 0 || len(v) != n || 1+tagLen+m != len(p.b) {
+			t.Fatalf("length %d: field %d type %d consumed %d of %d", n, num, typ, m, len(p.b))
+		}
+		for i := range v {
+			if v[i] != byte(i) {
+				t.Fatalf("length %d: content moved wrongly at %d", n, i)
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -111,7 +112,6 @@ func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, 
 	if buf == nil {
 		buf = new(bytes.Buffer)
 	}
-	defer h.bufs.Put(buf)
 	buf.Reset()
 	zw, _ := h.gzips.Get().(*gzip.Writer)
 	if zw == nil {
@@ -123,10 +123,19 @@ func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, 
 	_ = zw.Close()
 	h.gzips.Put(zw)
 
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(buf.Bytes()))
+	// The transport may still be writing the body after Do returns (an early answer), so
+	// the buffer goes back to the pool only once the transport has closed the body.
+	body := &requestBody{Reader: bytes.NewReader(buf.Bytes())}
+	defer func() {
+		if body.closed.Load() {
+			h.bufs.Put(buf)
+		}
+	}()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, body)
 	if err != nil {
 		return 0, "", &export.CallError{Class: counters.ErrOther, Err: fmt.Errorf("building the request: %w", err)}
 	}
+	hr.ContentLength = int64(buf.Len())
 	for k, v := range h.headers {
 		hr.Header.Set(k, v)
 	}
@@ -137,14 +146,25 @@ func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, 
 		return 0, "", export.ClassifyTransportError(err)
 	}
 	defer resp.Body.Close()
-	body, err := readBody(resp)
+	answer, err := readBody(resp)
 	if resp.StatusCode/100 == 2 {
-		if err != nil || len(body) == 0 {
+		if err != nil || len(answer) == 0 {
 			return 0, "", nil // delivered; an unreadable answer must not cause a resend
 		}
-		return partialSuccess(resp.Header.Get("Content-Type"), body)
+		return partialSuccess(resp.Header.Get("Content-Type"), answer)
 	}
-	return 0, "", classifyHTTP(resp.StatusCode, resp.Header, statusMessage(resp.Header.Get("Content-Type"), body))
+	return 0, "", classifyHTTP(resp.StatusCode, resp.Header, statusMessage(resp.Header.Get("Content-Type"), answer))
+}
+
+// requestBody remembers whether the HTTP transport has closed it.
+type requestBody struct {
+	*bytes.Reader
+	closed atomic.Bool
+}
+
+func (b *requestBody) Close() error {
+	b.closed.Store(true)
+	return nil
 }
 
 func readBody(resp *http.Response) ([]byte, error) {
