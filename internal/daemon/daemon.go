@@ -132,6 +132,12 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 
 	d.tcp, err = net.Listen("tcp", cfg.TCPAddress)
 	if err != nil {
+		if cfg.HasBackend("local") {
+			// The local backend is useless without its API; say so and stop.
+			d.udp.Close()
+			_ = d.backend.shutdown(ctx)
+			return nil, fmt.Errorf("the local backend cannot serve its API on TCP %s: %w (choose another address with -t)", cfg.TCPAddress, err)
+		}
 		// Upstream keeps running UDP-only when the TCP listen fails; so do we, loudly.
 		d.log.Error("proxy http server failed to listen: " + err.Error())
 		d.tcp = nil

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
 
+	"github.com/xrayd/xrayd/internal/export"
 	"github.com/xrayd/xrayd/internal/export/xray"
 )
 
@@ -207,4 +208,39 @@ func TestBenchDocsAreOneKiBAndValid(t *testing.T) {
 	if td, unp := Translate(docs); len(unp) != 0 || td.SpanCount() != 9 {
 		t.Fatalf("%+v %d", unp, td.SpanCount())
 	}
+}
+
+// BenchmarkCompareWithXRay interleaves one OTLP/HTTP call and one X-Ray call of each kind
+// per iteration, so that load from elsewhere on the machine hits all of them alike, and
+// reports each one's CPU per segment and the ratios the 1.5x target is about.
+func BenchmarkCompareWithXRay(b *testing.B) {
+	docs := benchDocs(benchBatch)
+	otlpSrv, xraySrv := discardServer(b), discardServer(b)
+	o := newSender(b, Options{Endpoint: otlpSrv.URL})
+	u, _ := url.Parse(xraySrv.URL)
+	creds := credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")
+	x := xray.New(xray.Options{Endpoint: u, Region: "us-west-2", Credentials: creds, Client: xraySrv.Client()})
+	xd := xray.New(xray.Options{Endpoint: u, Region: "us-west-2", Credentials: creds, Client: xraySrv.Client(), Direct: true})
+	b.Cleanup(x.Close)
+	b.Cleanup(xd.Close)
+	senders := []interface {
+		Send(context.Context, [][]byte) (export.Result, error)
+	}{o, x, xd}
+	cpu := make([]time.Duration, len(senders))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k, s := range senders {
+			c0 := cpuTime()
+			if _, err := s.Send(context.Background(), docs); err != nil {
+				b.Fatal(err)
+			}
+			cpu[k] += cpuTime() - c0
+		}
+	}
+	n := float64(b.N * benchBatch)
+	b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "otlp-cpu-ns/seg")
+	b.ReportMetric(float64(cpu[1].Nanoseconds())/n, "xray-cpu-ns/seg")
+	b.ReportMetric(float64(cpu[2].Nanoseconds())/n, "xraydirect-cpu-ns/seg")
+	b.ReportMetric(float64(cpu[0])/float64(cpu[1]), "ratio-vs-xray")
+	b.ReportMetric(float64(cpu[0])/float64(cpu[2]), "ratio-vs-xraydirect")
 }

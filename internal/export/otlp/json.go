@@ -50,6 +50,9 @@ func (d *decoder) fail(msg string) {
 }
 
 func (d *decoder) ws() {
+	if d.i < len(d.b) && d.b[d.i] > ' ' { // the common case: no space at all
+		return
+	}
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':

@@ -95,7 +95,7 @@ func (o *Options) Validate() error {
 			return errors.New("OTLP Headers: a header name is empty")
 		}
 	}
-	return nil
+	return validHeaders(o.Headers)
 }
 
 // Sender implements export.Sender for OTLP backends.

@@ -530,6 +530,8 @@ func TestNewValidatesOptionsAndResolvesEndpoints(t *testing.T) {
 		{Options{Endpoint: "http://x", Protocol: "thrift"}, `Protocol "thrift"`},
 		{Options{Endpoint: "ftp://x"}, "scheme must be http or https"},
 		{Options{Endpoint: "http://x", Headers: map[string]string{"": "v"}}, "header name is empty"},
+		{Options{Endpoint: "http://x", Headers: map[string]string{"X-A": "v\r\nX-B: w"}}, "line break"},
+		{Options{Endpoint: "http://x", Headers: map[string]string{"X A": "v"}}, "not a valid header name"},
 		{Options{Endpoint: "https://x", CAFile: "/nonexistent/ca.pem"}, "reading the OTLP CA file"},
 		{Options{Endpoint: "x:4317/path", Protocol: "grpc"}, "want host:port"},
 	} {
@@ -637,5 +639,87 @@ func TestExporterDeliversEachSegmentOnceWhenInProgressAndCompleteVersionsRace(t 
 	}
 	if st := s.Stats(); st.Unfinished != 0 || st.Held != 0 || c.DroppedTotal() != 0 {
 		t.Fatalf("stats %+v dropped %d", st, c.DroppedTotal())
+	}
+}
+
+// withNetHTTP makes s send through net/http, as it does when a proxy applies.
+func withNetHTTP(t *testing.T, s *Sender) *Sender {
+	ht, ok := s.tr.(*httpTransport)
+	if !ok || ht.direct == nil {
+		t.Fatal("expected the direct HTTP client on a loopback endpoint")
+	}
+	ht.direct = nil
+	return s
+}
+
+func TestSendThroughNetHTTPWhenAProxyApplies(t *testing.T) {
+	rcv := newHTTPReceiver(t, func(n int) (int, http.Header, []byte) {
+		if n == 1 {
+			return http.StatusTooManyRequests, http.Header{"Retry-After": {"3"}}, nil
+		}
+		return 0, nil, nil
+	})
+	s := withNetHTTP(t, newSender(t, Options{Endpoint: rcv.URL, Headers: map[string]string{"Authorization": "Bearer x"}}))
+	docs := completeFixtures(t)
+	_, err := s.Send(context.Background(), docs)
+	if ce := export.AsCallError(err); err == nil || !ce.Throttled || ce.RetryAfter != 3*time.Second {
+		t.Fatalf("%v", err)
+	}
+	if _, err := s.Send(context.Background(), docs); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Translate(docs)
+	if got := canonicalJSON(t, rcv.traces()); !bytes.Equal(got, canonicalJSON(t, want)) {
+		t.Fatal("received spans differ from the translation")
+	}
+	if h := rcv.header[0]; h.Get("Content-Encoding") != "gzip" || h.Get("Authorization") != "Bearer x" {
+		t.Fatalf("headers %v", h)
+	}
+	rcv.Close()
+	_, err = s.Send(context.Background(), docs)
+	if ce := export.AsCallError(err); err == nil || !ce.Retryable || ce.Class != counters.ErrConnectionRefused {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestDirectClientReusesConnectionsAndSurvivesServerCloses(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		n := len(conns)
+		mu.Unlock()
+		if r.Header.Get("Content-Length") == "" || r.Header.Get("Host") == "evil" {
+			t.Errorf("framing headers %v", r.Header)
+		}
+		if n == 2 {
+			w.Header().Set("Connection", "close")
+		}
+	}))
+	srv.Start()
+	defer srv.Close()
+	s := newSender(t, Options{Endpoint: srv.URL, Headers: map[string]string{"content-length": "1", "Host": "evil", "X-Ok": "yes"}})
+	doc := [][]byte{readFixture(t, "escapes.json")}
+	for i := 0; i < 5; i++ {
+		if _, err := s.Send(context.Background(), doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	n := len(conns)
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d connections for 5 sequential calls", n)
+	}
+	// A kept-alive connection the server dropped is replaced transparently.
+	srv.CloseClientConnections()
+	if _, err := s.Send(context.Background(), doc); err != nil {
+		t.Fatalf("after the server closed the idle connection: %v", err)
+	}
+	for i := 0; i < 3; i++ { // the second connection is closed by "Connection: close"
+		if _, err := s.Send(context.Background(), doc); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

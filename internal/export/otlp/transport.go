@@ -62,8 +62,9 @@ type httpTransport struct {
 	url     string
 	headers map[string]string
 	client  *http.Client
-	bufs    sync.Pool // *bytes.Buffer
-	gzips   sync.Pool // *gzip.Writer
+	direct  *directClient // when no proxy applies
+	bufs    sync.Pool     // *bytes.Buffer
+	gzips   sync.Pool     // *gzip.Writer
 }
 
 func newHTTPTransport(o *Options) (*httpTransport, error) {
@@ -78,7 +79,15 @@ func newHTTPTransport(o *Options) (*httpTransport, error) {
 			return nil, err
 		}
 	}
-	return &httpTransport{url: u.String(), headers: o.Headers, client: &http.Client{Transport: tr}}, nil
+	h := &httpTransport{url: u.String(), headers: o.Headers, client: &http.Client{Transport: tr}}
+	if proxy, err := tr.Proxy(&http.Request{URL: u}); err == nil && proxy == nil {
+		cfg := tr.TLSClientConfig
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		h.direct = newDirectClient(u, o.Headers, cfg)
+	}
+	return h, nil
 }
 
 // httpURL resolves the endpoint: a missing scheme means https (http when insecure), and
@@ -123,6 +132,14 @@ func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, 
 	_ = zw.Close()
 	h.gzips.Put(zw)
 
+	if h.direct != nil {
+		status, header, answer, err := h.direct.post(ctx, buf.Bytes())
+		h.bufs.Put(buf)
+		if err != nil {
+			return 0, "", export.ClassifyTransportError(err)
+		}
+		return answerOf(status, header, answer)
+	}
 	// The transport may still be writing the body after Do returns (an early answer), so
 	// the buffer goes back to the pool only once the transport has closed the body.
 	body := &requestBody{Reader: bytes.NewReader(buf.Bytes())}
@@ -147,13 +164,21 @@ func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, 
 	}
 	defer resp.Body.Close()
 	answer, err := readBody(resp)
-	if resp.StatusCode/100 == 2 {
-		if err != nil || len(answer) == 0 {
+	if err != nil {
+		answer = nil
+	}
+	return answerOf(resp.StatusCode, resp.Header, answer)
+}
+
+// answerOf reads an OTLP/HTTP answer: partial success for 2xx, a CallError otherwise.
+func answerOf(status int, h http.Header, answer []byte) (int64, string, error) {
+	if status/100 == 2 {
+		if len(answer) == 0 {
 			return 0, "", nil // delivered; an unreadable answer must not cause a resend
 		}
-		return partialSuccess(resp.Header.Get("Content-Type"), answer)
+		return partialSuccess(h.Get("Content-Type"), answer)
 	}
-	return 0, "", classifyHTTP(resp.StatusCode, resp.Header, statusMessage(resp.Header.Get("Content-Type"), answer))
+	return 0, "", classifyHTTP(status, h, statusMessage(h.Get("Content-Type"), answer))
 }
 
 // requestBody remembers whether the HTTP transport has closed it.
@@ -237,6 +262,9 @@ func classifyHTTP(code int, h http.Header, msg string) *export.CallError {
 
 func (h *httpTransport) close() error {
 	h.client.CloseIdleConnections()
+	if h.direct != nil {
+		h.direct.closeIdle()
+	}
 	return nil
 }
 
