@@ -52,7 +52,9 @@ type Daemon struct {
 	metrics  *metrics.Metrics
 	http     *http.Server
 	tcp      net.Listener
-	backend  backend // xray relay or local store
+	backend  backend     // the first backend: xray relay, local store or OTLP
+	fanout   []*pipeline // further backends, each with its own queue and exporter
+	tcpSide  backend     // the backend that serves the TCP address
 	spool    *spool.Spool
 	started  time.Time
 	stopBg   context.CancelFunc
@@ -62,6 +64,15 @@ type Daemon struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+}
+
+// pipeline is one more backend in a fan-out: its own copy of every segment, its own
+// budget share, its own retries.
+type pipeline struct {
+	name     string
+	backend  backend
+	queue    *queue.Queue
+	exporter *export.Exporter
 }
 
 // backend is what differs between relay mode and the local backend.
@@ -90,53 +101,70 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if err := openSpool(d); err != nil {
 		return nil, err
 	}
-	budget := int64(cfg.BufferMemoryMB) << 20
+	// With several backends each gets an equal share of the budget.
+	budget := int64(cfg.BufferMemoryMB) << 20 / int64(len(cfg.Backend))
 	d.queue = queue.New(budget, d.pool, d.onEvict)
 	d.log.Info(fmt.Sprintf("Using buffer memory limit of %d MB", cfg.BufferMemoryMB))
 
+	backends := make([]backend, 0, len(cfg.Backend))
+	fail := func(err error) (*Daemon, error) {
+		for _, b := range backends {
+			_ = b.shutdown(context.WithoutCancel(ctx))
+		}
+		if d.udp != nil {
+			d.udp.Close()
+		}
+		return nil, err
+	}
+	// Queues first: the UDP socket is bound before anything else can fail, as upstream.
+	var extra []*queue.Queue
+	for _, name := range cfg.Backend[1:] {
+		p := &pipeline{name: name}
+		p.queue = queue.New(budget, d.pool, d.evictFrom(name))
+		d.fanout = append(d.fanout, p)
+		extra = append(extra, p.queue)
+	}
 	var err error
 	d.udp, err = udp.Listen(udp.Options{
-		Addr: cfg.UDPAddress, ReceiveBuffer: cfg.ReceiveBufferBytes, Queue: d.queue, Pool: d.pool,
+		Addr: cfg.UDPAddress, ReceiveBuffer: cfg.ReceiveBufferBytes, Queue: d.queue, Extra: extra, Pool: d.pool,
 		Counters: d.counters, Logger: d.log,
 	})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-
-	switch {
-	case cfg.HasBackend("local"):
-		d.backend, err = newLocalBackend(ctx, d)
-	default:
-		d.backend, err = newRelayBackend(ctx, d)
+	for _, name := range cfg.Backend {
+		var b backend
+		switch name {
+		case "local":
+			b, err = newLocalBackend(ctx, d)
+		case "otlp":
+			b, err = newOTLPBackend(ctx, d)
+		default:
+			b, err = newRelayBackend(ctx, d)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		backends = append(backends, b)
 	}
-	if err != nil {
-		d.udp.Close()
-		return nil, err
-	}
-
-	d.metrics = metrics.New(d.counters, o.Version, func() (int64, int64) { return d.queue.Bytes(), int64(d.queue.Len()) })
-	eo := export.Options{
-		Queue: d.queue, Sender: d.backend.sender(), Counters: d.counters, Logger: d.log,
-		MaxRetryAge: cfg.MaxRetryAge, ObserveCall: d.metrics.ObserveCall,
-	}
+	d.backend = backends[0]
+	d.tcpSide = tcpBackend(cfg.Backend, backends)
+	d.metrics = metrics.New(d.counters, o.Version, d.queueStats)
+	eo := d.exporterOptions(d.queue, d.backend)
 	if d.spool != nil {
 		eo.Spill = d.spill
 	}
-	if cfg.Concurrency > 0 {
-		// Concurrency is upstream's baseline; a slow backend may use up to 32x more
-		// calls in flight so that latency alone never forces drops.
-		eo.MaxInflight = cfg.Concurrency * 32
-	}
-	d.backend.exporterOptions(&eo)
 	d.exporter = export.New(eo)
+	for i, p := range d.fanout {
+		p.backend = backends[i+1]
+		p.exporter = export.New(d.exporterOptions(p.queue, p.backend))
+	}
 
 	d.tcp, err = net.Listen("tcp", cfg.TCPAddress)
 	if err != nil {
 		if cfg.HasBackend("local") {
 			// The local backend is useless without its API; say so and stop.
-			d.udp.Close()
-			_ = d.backend.shutdown(ctx)
-			return nil, fmt.Errorf("the local backend cannot serve its API on TCP %s: %w (choose another address with -t)", cfg.TCPAddress, err)
+			return fail(fmt.Errorf("the local backend cannot serve its API on TCP %s: %w (choose another address with -t)", cfg.TCPAddress, err))
 		}
 		// Upstream keeps running UDP-only when the TCP listen fails; so do we, loudly.
 		d.log.Error("proxy http server failed to listen: " + err.Error())
@@ -151,6 +179,54 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 	}
 	return d, nil
+}
+
+// exporterOptions are the options every backend's exporter starts from.
+func (d *Daemon) exporterOptions(q *queue.Queue, b backend) export.Options {
+	eo := export.Options{
+		Queue: q, Sender: b.sender(), Counters: d.counters, Logger: d.log,
+		MaxRetryAge: d.cfg.MaxRetryAge, ObserveCall: d.metrics.ObserveCall,
+	}
+	if d.cfg.Concurrency > 0 {
+		// Concurrency is upstream's baseline; a slow backend may use up to 32x more
+		// calls in flight so that latency alone never forces drops.
+		eo.MaxInflight = d.cfg.Concurrency * 32
+	}
+	b.exporterOptions(&eo)
+	return eo
+}
+
+// tcpBackend picks who answers on the TCP address: the local backend's API and UI, else
+// the X-Ray proxy, else (OTLP alone) the local sampling service.
+func tcpBackend(names []string, backends []backend) backend {
+	for _, want := range []string{"local", "xray", "otlp"} {
+		for i, n := range names {
+			if n == want {
+				return backends[i]
+			}
+		}
+	}
+	return backends[0]
+}
+
+func (d *Daemon) queueStats() (bytes, segments int64) {
+	bytes, segments = d.queue.Bytes(), int64(d.queue.Len())
+	for _, p := range d.fanout {
+		bytes += p.queue.Bytes()
+		segments += int64(p.queue.Len())
+	}
+	return bytes, segments
+}
+
+// evictFrom is the eviction callback of a fan-out backend's queue.
+func (d *Daemon) evictFrom(name string) func([]*queue.Item) {
+	return func(items []*queue.Item) {
+		d.counters.AddDropped(counters.DropBudget, int64(len(items)))
+		if ok, suppressed := d.dropLog.Allow("budget-" + name); ok {
+			d.log.Warn("Segment buffer is full. Dropping oldest segment documents. Consider increasing memory limit (-m / TotalBufferSizeMB)",
+				"backend", name, "dropped", len(items), "earlier_warnings_suppressed", suppressed)
+		}
+	}
 }
 
 // onEvict runs under the queue's lock when the budget is exceeded.
@@ -190,6 +266,14 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	if err := d.exporter.Start(ctx); err != nil {
 		return err
+	}
+	for _, p := range d.fanout {
+		if err := p.backend.start(ctx); err != nil {
+			return err
+		}
+		if err := p.exporter.Start(ctx); err != nil {
+			return err
+		}
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	d.stopBg = stop
@@ -240,7 +324,18 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	queued := d.queue.Len()
 	sentBefore := d.counters.Sent.Load()
 	d.log.Info("Draining buffered segments", "queued", queued, "deadline", deadlineString(ctx))
+	var fanWG sync.WaitGroup
+	for _, p := range d.fanout {
+		fanWG.Add(1)
+		go func() {
+			defer fanWG.Done()
+			if n := p.exporter.Shutdown(ctx); n > 0 {
+				d.log.Error("Shutdown deadline passed before everything was sent", "backend", p.name, "undelivered", n)
+			}
+		}()
+	}
 	undelivered := d.exporter.Shutdown(ctx)
+	fanWG.Wait()
 	flushed := d.counters.Sent.Load() - sentBefore
 	if undelivered > 0 {
 		d.log.Error("Shutdown deadline passed before everything was sent", "flushed", flushed, "undelivered", undelivered, "seconds", time.Since(start).Seconds())
@@ -253,6 +348,11 @@ func (d *Daemon) shutdown(ctx context.Context) error {
 	defer cancel()
 	_ = d.http.Shutdown(hctx)
 	err := d.backend.shutdown(context.WithoutCancel(ctx))
+	for _, p := range d.fanout {
+		if perr := p.backend.shutdown(context.WithoutCancel(ctx)); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	d.wg.Wait()
 	if d.spool != nil {
 		if serr := d.spool.Close(); serr != nil && err == nil {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/xrayd/xrayd/internal/export"
 	"net/http"
 	"time"
 )
@@ -13,7 +14,7 @@ func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.Handle("GET /metrics", d.metrics.Handler())
-	mux.Handle("/", d.backend.handler())
+	mux.Handle("/", d.tcpSide.handler())
 	return mux
 }
 
@@ -44,10 +45,20 @@ func (d *Daemon) Health() Health {
 		return h
 	default:
 	}
-	if since, lastErr := d.exporter.Health(); !since.IsZero() && time.Since(since) > d.cfg.HealthFailureThreshold {
-		h.Status = "unhealthy"
-		h.Reason = fmt.Sprintf("backend %s failing for %s: %s", h.Backend, time.Since(since).Round(time.Second), lastErr)
+	exporters := []*export.Exporter{d.exporter}
+	names := []string{h.Backend}
+	for _, p := range d.fanout {
+		exporters = append(exporters, p.exporter)
+		names = append(names, p.backend.sender().Name())
 	}
+	for i, e := range exporters {
+		if since, lastErr := e.Health(); !since.IsZero() && time.Since(since) > d.cfg.HealthFailureThreshold {
+			h.Status = "unhealthy"
+			h.Reason = fmt.Sprintf("backend %s failing for %s: %s", names[i], time.Since(since).Round(time.Second), lastErr)
+			break
+		}
+	}
+	h.QueuedBytes, _ = d.queueStats()
 	return h
 }
 

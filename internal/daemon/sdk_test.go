@@ -2,7 +2,12 @@ package daemon
 
 import (
 	"context"
+	"os"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"fmt"
+	"github.com/xrayd/xrayd/internal/config"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -114,5 +119,59 @@ func TestGoSDKAppThroughDaemonToSignedXRay(t *testing.T) {
 	// The SDK's centralized sampling fetched its rules through the daemon's proxy, signed.
 	if td.fx.BadSigs.Load() != 0 {
 		t.Fatalf("%d requests with a bad signature", td.fx.BadSigs.Load())
+	}
+}
+
+func TestGoSDKAppThroughDaemonToOTLP(t *testing.T) {
+	sink, url := httpReceiver(t)
+	rules := t.TempDir() + "/rules.json"
+	if err := os.WriteFile(rules, []byte(`{"SamplingRules":[{"RuleName":"Default","FixedRate":1,"ReservoirSize":100}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startOTLP(t, func(c *config.Config) {
+		c.Backend = []string{"otlp"}
+		c.OTLPEndpoint = url
+		c.SamplingRulesFile = rules
+	})
+	if err := xray.Configure(xray.Config{DaemonAddr: fmt.Sprintf("tcp:%s udp:%s", d.TCPAddr(), d.UDPAddr()), ServiceVersion: "2.0"}); err != nil {
+		t.Fatal(err)
+	}
+	app := httptest.NewServer(xray.Handler(xray.NewFixedSegmentNamer("otel-bound"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = xray.Capture(r.Context(), "db-lookup", func(ctx context.Context) error { return nil })
+		fmt.Fprintln(w, "ok")
+	})))
+	defer app.Close()
+	warm, err := http.Get(app.URL + "/warm-up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Body.Close()
+	time.Sleep(300 * time.Millisecond) // the SDK fetched the rules (FixedRate 1) from the daemon
+	const requests = 20
+	for i := 0; i < requests; i++ {
+		resp, err := http.Get(app.URL + "/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// One server span per request and one internal span per db-lookup subsegment.
+	waitUntil(t, 15*time.Second, "the app's spans at the OTLP receiver", func() bool { return sink.count() >= 2*requests })
+	server, internal := 0, 0
+	sink.mu.Lock()
+	for _, sp := range sink.spans {
+		switch {
+		case sp.Name() == "otel-bound" && sp.Kind() == ptrace.SpanKindServer:
+			server++
+		case sp.Name() == "db-lookup":
+			internal++
+			if sp.ParentSpanID().IsEmpty() {
+				t.Errorf("subsegment span without a parent")
+			}
+		}
+	}
+	sink.mu.Unlock()
+	if server < requests || internal < requests {
+		t.Fatalf("server spans %d, db-lookup spans %d, want at least %d each", server, internal, requests)
 	}
 }

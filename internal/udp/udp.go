@@ -24,9 +24,12 @@ type Options struct {
 	Addr          string // host:port to bind
 	ReceiveBuffer int    // SO_RCVBUF to ask for, bytes; 0 keeps the kernel default
 	Queue         *queue.Queue
-	Pool          *queue.Pool
-	Counters      *counters.Set
-	Logger        *slog.Logger
+	// Extra queues each receive their own copy of every accepted document (fan-out to
+	// several backends).
+	Extra    []*queue.Queue
+	Pool     *queue.Pool
+	Counters *counters.Set
+	Logger   *slog.Logger
 	// Tick is how long the Linux reader sleeps between bursts while traffic flows; it
 	// trades a little latency for far fewer wake-ups. Default 8ms: under the 10 ms after
 	// which the runtime preempts a goroutine (the raw sleep keeps its P).
@@ -42,7 +45,8 @@ type Server struct {
 	sock socket
 	done chan struct{}
 
-	items    []*queue.Item // reused per burst
+	items    []*queue.Item   // reused per burst
+	extra    [][]*queue.Item // per extra queue
 	rejectMu sync.Mutex
 	rejects  map[error]*rejectLog
 }
@@ -91,7 +95,7 @@ func Listen(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on UDP %s: %w", o.Addr, err)
 	}
-	s := &Server{o: o, sock: sock, done: make(chan struct{}), rejects: map[error]*rejectLog{}}
+	s := &Server{o: o, sock: sock, done: make(chan struct{}), rejects: map[error]*rejectLog{}, extra: make([][]*queue.Item, len(o.Extra))}
 	if o.ReceiveBuffer > 0 {
 		got := sock.rcvbuf()
 		if got < o.ReceiveBuffer {
@@ -144,6 +148,11 @@ func (s *Server) handle(dgrams [][]byte) {
 		it := s.o.Pool.Item(body)
 		it.Enqueued = now
 		s.items = append(s.items, it)
+		for i := range s.extra {
+			c := s.o.Pool.Item(body)
+			c.Enqueued = now
+			s.extra[i] = append(s.extra[i], c)
+		}
 	}
 	if received > 0 {
 		s.o.Counters.Received.Add(received)
@@ -165,6 +174,11 @@ const maxPending = 1024
 func (s *Server) flush() {
 	if len(s.items) == 0 {
 		return
+	}
+	for i, q := range s.o.Extra {
+		q.Push(s.extra[i]...)
+		clear(s.extra[i])
+		s.extra[i] = s.extra[i][:0]
 	}
 	s.o.Queue.Push(s.items...)
 	clear(s.items)
