@@ -10,6 +10,13 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
+	"io"
+	"net/http/httptest"
+	"sync/atomic"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
 	"flag"
 	"fmt"
 	"net"
@@ -47,6 +54,7 @@ func main() {
 		extra    = flag.String("args", "", "extra arguments for the daemon, space separated")
 		envs     = flag.String("env", "", "extra environment for the daemon, space separated K=V")
 		local    = flag.Bool("local", false, "run the daemon with --backend local and count the segments it stored (from /metrics)")
+		otlpMode = flag.Bool("otlp", false, "run the daemon with --backend otlp against an in-process OTLP/HTTP receiver and count spans")
 		perTrace = flag.Int("per-trace", 1, "segments per trace (they share a trace id)")
 		settle   = flag.Duration("settle", 15*time.Second, "how long to wait for deliveries after sending")
 		repeats  = flag.Int("repeat", 1, "runs per binary (figures are printed per run)")
@@ -72,7 +80,7 @@ func main() {
 	for _, b := range bins {
 		var rs []result
 		for i := 0; i < *repeats; i++ {
-			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra), strings.Fields(*envs), *local, max(*perTrace, 1))
+			r, err := run(b, *n, *size, *rate, *memMB, *down, *settle, strings.Fields(*extra), strings.Fields(*envs), *local, *otlpMode, max(*perTrace, 1))
 			if err != nil {
 				fail(err)
 			}
@@ -118,7 +126,7 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra, envs []string, local bool, perTrace int) (result, error) {
+func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra, envs []string, local, otlpMode bool, perTrace int) (result, error) {
 	r := result{binary: bin, sent: n}
 	fx := fakexray.New("us-east-1")
 	defer fx.Close()
@@ -144,6 +152,12 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	if local {
 		args = append(args, "--backend", "local", "--data-dir", filepath.Join(dir, "data"))
 		count = func() (int, int) { n := sentFromMetrics(addr); return n, n }
+	}
+	if otlpMode {
+		recv, spans := otlpReceiver()
+		defer recv.Close()
+		args = append(args, "--backend", "otlp", "--otlp-endpoint", recv.URL)
+		count = func() (int, int) { n := int(spans.Load()); return n, n }
 	}
 	if memMB > 0 {
 		args = append(args, "-m", strconv.Itoa(memMB))
@@ -336,4 +350,31 @@ func sentFromMetrics(addr string) int {
 		}
 	}
 	return 0
+}
+
+// otlpReceiver is a minimal OTLP/HTTP receiver that counts spans.
+func otlpReceiver() (*httptest.Server, *atomic.Int64) {
+	var spans atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = zr
+		}
+		raw, _ := io.ReadAll(body)
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(raw); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		spans.Add(int64(req.Traces().SpanCount()))
+		out, _ := ptraceotlp.NewExportResponse().MarshalProto()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.Write(out)
+	}))
+	return srv, &spans
 }
