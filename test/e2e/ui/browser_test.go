@@ -26,7 +26,7 @@ import (
 )
 
 // findChromium returns the browser to drive, or skips the test (fails it under CI=true).
-func findChromium(t *testing.T) string {
+func findChromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("XRAYD_CHROMIUM"); p != "" {
 		return p
@@ -54,7 +54,7 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-func moduleRoot(t *testing.T) string {
+func moduleRoot(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(out)) == "" {
@@ -215,7 +215,7 @@ func sendUDP(t *testing.T, addr string, docs []map[string]any) {
 
 // browser starts a headless Chromium and fails the test on any page exception or console
 // error (CSP violations are console errors).
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	exe := findChromium(t)
 	parent, stop := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -266,7 +266,7 @@ func browser(t *testing.T) context.Context {
 }
 
 type page struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 }
 
