@@ -202,6 +202,24 @@ func TestDebInstallsAndPurges(t *testing.T) {
 		t.Errorf("dpkg -s:\n%s", st)
 	}
 
+	// Upgrade: a newer package keeps the administrator's edit of the conffile.
+	const cfgPath = "/etc/amazon/xray/cfg.yaml"
+	edited := []byte("# edited by the administrator\nVersion: 2\nRegion: eu-west-1\n")
+	if err := os.WriteFile(cfgPath, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newer := debWithVersion(t, "9.9.0-pkgtest")
+	run(t, "", []string{"DEBIAN_FRONTEND=noninteractive"}, dpkg, "--force-confold", "-i", newer)
+	if st := run(t, "", nil, dpkg, "-s", "xrayd"); !strings.Contains(st, "Version: 9.9.0") {
+		t.Errorf("after upgrade, dpkg -s:\n%s", st)
+	}
+	if got, _ := os.ReadFile(cfgPath); string(got) != string(edited) {
+		t.Errorf("upgrade replaced the edited %s:\n%s", cfgPath, got)
+	}
+	if _, err := os.Stat("/usr/bin/xray"); err != nil {
+		t.Errorf("after upgrade: %v", err)
+	}
+
 	run(t, "", nil, dpkg, "-P", "xrayd")
 	for _, f := range append(wantFiles, "/var/log/xray") {
 		if _, err := os.Stat(f); err == nil {
@@ -249,4 +267,18 @@ func TestPackageScript(t *testing.T) {
 	if strings.TrimSpace(out) != "AWS X-Ray daemon version: "+testVersion {
 		t.Errorf("xray -v: %q", out)
 	}
+}
+
+// debWithVersion builds the amd64 .deb again with another package version (for upgrades).
+func debWithVersion(t *testing.T, version string) string {
+	t.Helper()
+	nfpm := needTool(t, "nfpm")
+	packages(t) // stages the files
+	stage := filepath.Join(shared.dir, "stage-amd64")
+	out := filepath.Join(shared.dir, "pkg", "xrayd_"+version+"_amd64.deb")
+	env := []string{"VERSION=" + version, "ARCH=amd64"}
+	if o, err := runErr(stage, env, nfpm, "package", "-f", filepath.Join(repoRoot(t), "packaging", "nfpm.yaml"), "-p", "deb", "-t", out); err != nil {
+		t.Fatalf("nfpm: %v\n%s", err, o)
+	}
+	return out
 }
