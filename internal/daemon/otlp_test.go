@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	_ "google.golang.org/grpc/encoding/gzip" // receivers accept gzip, as the collector does
 
 	"github.com/xrayd/xrayd/internal/config"
 	"github.com/xrayd/xrayd/internal/testutil/fakexray"

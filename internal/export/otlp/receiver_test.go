@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	_ "google.golang.org/grpc/encoding/gzip" // receivers accept gzip, as the collector does
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 )

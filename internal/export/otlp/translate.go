@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/xrayd/xrayd/internal/export"
 	"github.com/xrayd/xrayd/internal/segment"
@@ -125,11 +124,13 @@ func Translate(docs [][]byte) (ptrace.Traces, []export.Unprocessed) {
 			unp = append(unp, unprocessed(i, doc, err))
 		}
 	}
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(t.enc.finish()); err != nil {
+	// ExportTraceServiceRequest and TracesData share their wire form (field 1: resource
+	// spans), so pdata's TracesData reader decodes what goes on the wire.
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(t.enc.finish())
+	if err != nil {
 		panic(fmt.Sprintf("otlp: the encoder wrote a request pdata cannot read: %v", err))
 	}
-	return req.Traces(), unp
+	return td, unp
 }
 
 // translator is a parser and an encoder, reused from batch to batch, with the Sender's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,16 +19,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	grpcgzip "google.golang.org/grpc/encoding/gzip"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/xrayd/xrayd/internal/counters"
@@ -205,18 +198,74 @@ func readBody(resp *http.Response) ([]byte, error) {
 }
 
 func partialSuccess(contentType string, body []byte) (int64, string, error) {
-	resp := ptraceotlp.NewExportResponse()
-	var err error
 	if strings.Contains(contentType, "json") {
-		err = resp.UnmarshalJSON(body)
-	} else {
-		err = resp.UnmarshalProto(body)
+		var r struct {
+			PartialSuccess struct {
+				RejectedSpans json.Number `json:"rejectedSpans"`
+				ErrorMessage  string      `json:"errorMessage"`
+			} `json:"partialSuccess"`
+		}
+		if json.Unmarshal(body, &r) != nil {
+			return 0, "", nil
+		}
+		n, _ := r.PartialSuccess.RejectedSpans.Int64()
+		return n, r.PartialSuccess.ErrorMessage, nil
 	}
-	if err != nil {
-		return 0, "", nil
+	n, msg := decodePartialSuccess(body)
+	return n, msg, nil
+}
+
+// decodePartialSuccess reads ExportTraceServiceResponse.partial_success (field 1:
+// rejected_spans = 1, error_message = 2) from protobuf; anything unreadable is "none".
+func decodePartialSuccess(b []byte) (rejected int64, msg string) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 0, ""
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			ps, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return 0, ""
+			}
+			b = b[n:]
+			for len(ps) > 0 {
+				num, typ, n := protowire.ConsumeTag(ps)
+				if n < 0 {
+					return rejected, msg
+				}
+				ps = ps[n:]
+				switch {
+				case num == 1 && typ == protowire.VarintType:
+					v, n := protowire.ConsumeVarint(ps)
+					if n < 0 {
+						return rejected, msg
+					}
+					rejected, ps = int64(v), ps[n:]
+				case num == 2 && typ == protowire.BytesType:
+					v, n := protowire.ConsumeBytes(ps)
+					if n < 0 {
+						return rejected, msg
+					}
+					msg, ps = string(v), ps[n:]
+				default:
+					n := protowire.ConsumeFieldValue(num, typ, ps)
+					if n < 0 {
+						return rejected, msg
+					}
+					ps = ps[n:]
+				}
+			}
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return 0, ""
+		}
+		b = b[n:]
 	}
-	ps := resp.PartialSuccess()
-	return ps.RejectedSpans(), ps.ErrorMessage(), nil
+	return rejected, msg
 }
 
 // statusMessage pulls the message out of an OTLP error body (a google.rpc.Status), or
@@ -267,143 +316,6 @@ func (h *httpTransport) close() error {
 	}
 	return nil
 }
-
-// grpcTransport is OTLP/gRPC over one long-lived connection, gzip-compressed.
-type grpcTransport struct {
-	conn   *grpc.ClientConn
-	client ptraceotlp.GRPCClient
-	md     metadata.MD
-}
-
-func newGRPCTransport(o *Options) (*grpcTransport, error) {
-	target, plain, err := grpcTarget(o.Endpoint, o.Insecure)
-	if err != nil {
-		return nil, err
-	}
-	var creds credentials.TransportCredentials
-	if plain {
-		creds = insecure.NewCredentials()
-	} else {
-		cfg, err := tlsConfig(o)
-		if err != nil {
-			return nil, err
-		}
-		creds = credentials.NewTLS(cfg)
-	}
-	// The per-connection compressor keeps gzip at its fastest level without changing the
-	// process-wide one that grpc/encoding/gzip registers (default level, several times
-	// the CPU). gRPC keeps this option throughout 1.x.
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds),
-		grpc.WithCompressor(&grpcGzip{})) //nolint:staticcheck // see above
-	if err != nil {
-		return nil, fmt.Errorf("OTLP endpoint %q: %w", o.Endpoint, err)
-	}
-	md := metadata.MD{}
-	for k, v := range o.Headers {
-		md.Set(strings.ToLower(k), v)
-	}
-	return &grpcTransport{conn: conn, client: ptraceotlp.NewGRPCClient(conn), md: md}, nil
-}
-
-// grpcTarget accepts host:port or an http(s) URL; http:// (or insecure) means plain text.
-func grpcTarget(endpoint string, plain bool) (target string, isPlain bool, err error) {
-	switch {
-	case strings.HasPrefix(endpoint, "http://"):
-		endpoint, plain = strings.TrimPrefix(endpoint, "http://"), true
-	case strings.HasPrefix(endpoint, "https://"):
-		endpoint = strings.TrimPrefix(endpoint, "https://")
-	}
-	endpoint = strings.TrimSuffix(endpoint, "/")
-	if strings.HasPrefix(endpoint, ":") {
-		endpoint = "localhost" + endpoint
-	}
-	if endpoint == "" || strings.Contains(endpoint, "/") {
-		return "", false, fmt.Errorf("OTLP gRPC endpoint %q: want host:port", endpoint)
-	}
-	return endpoint, plain, nil
-}
-
-func (g *grpcTransport) export(ctx context.Context, raw []byte) (int64, string, error) {
-	// The gRPC client takes pdata: decode the request the encoder wrote.
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(raw); err != nil {
-		return 0, "", &export.CallError{Class: counters.ErrOther, Err: fmt.Errorf("decoding the request: %w", err)}
-	}
-	if len(g.md) > 0 {
-		ctx = metadata.NewOutgoingContext(ctx, g.md)
-	}
-	resp, err := g.client.Export(ctx, req)
-	if err != nil {
-		return 0, "", classifyGRPC(err)
-	}
-	ps := resp.PartialSuccess()
-	return ps.RejectedSpans(), ps.ErrorMessage(), nil
-}
-
-// classifyGRPC applies the OTLP/gRPC rules: Unavailable, ResourceExhausted (throttling),
-// DeadlineExceeded, Aborted, Canceled, OutOfRange and DataLoss are retryable, the rest not.
-// A RetryInfo detail becomes the retry hint.
-func classifyGRPC(err error) *export.CallError {
-	st, ok := status.FromError(err)
-	if !ok {
-		return export.ClassifyTransportError(err)
-	}
-	ce := &export.CallError{Code: st.Code().String(), Class: counters.ErrOther, Err: err}
-	switch st.Code() {
-	case codes.Unavailable:
-		ce.Retryable = true
-		msg := st.Message()
-		switch {
-		case strings.Contains(msg, "connection refused"):
-			ce.Class = counters.ErrConnectionRefused
-		case strings.Contains(msg, "no such host"):
-			ce.Class = counters.ErrUnknownHost
-		default:
-			ce.Class = counters.ErrHTTP5XX
-		}
-	case codes.ResourceExhausted:
-		ce.Retryable, ce.Throttled, ce.Class = true, true, counters.ErrHTTP4XX
-	case codes.DeadlineExceeded:
-		ce.Retryable, ce.Class = true, counters.ErrTimeout
-	case codes.Aborted, codes.Canceled, codes.OutOfRange, codes.DataLoss:
-		ce.Retryable = true
-	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
-		codes.FailedPrecondition, codes.Unauthenticated:
-		ce.Class = counters.ErrHTTP4XX
-	default:
-		ce.Class = counters.ErrHTTP5XX
-	}
-	for _, d := range st.Details() {
-		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			ce.RetryAfter = ri.GetRetryDelay().AsDuration()
-		}
-	}
-	return ce
-}
-
-func (g *grpcTransport) close() error { return g.conn.Close() }
-
-// grpcGzip is gRPC's per-connection Compressor doing gzip at BestSpeed; answers are
-// decompressed by the "gzip" codec grpc/encoding/gzip registers.
-type grpcGzip struct {
-	pool sync.Pool // *gzip.Writer
-}
-
-func (c *grpcGzip) Do(w io.Writer, p []byte) error {
-	zw, _ := c.pool.Get().(*gzip.Writer)
-	if zw == nil {
-		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
-	} else {
-		zw.Reset(w)
-	}
-	defer c.pool.Put(zw)
-	if _, err := zw.Write(p); err != nil {
-		return err
-	}
-	return zw.Close()
-}
-
-func (c *grpcGzip) Type() string { return grpcgzip.Name }
 
 // logPartial reports spans a backend refused inside a successful answer; OTLP says not
 // to retry them.
