@@ -6,6 +6,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -721,5 +724,34 @@ func TestDirectClientReusesConnectionsAndSurvivesServerCloses(t *testing.T) {
 		if _, err := s.Send(context.Background(), doc); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestSendGRPCOverTLSWithCAFile(t *testing.T) {
+	certSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	certSrv.Close() // only its certificate (for 127.0.0.1) is needed
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &grpcReceiver{addr: ln.Addr().String()}
+	r.srv = grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&certSrv.TLS.Certificates[0])))
+	ptraceotlp.RegisterGRPCServer(r.srv, r)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.srv.Serve(ln) }()
+	defer func() { r.srv.Stop(); <-done }()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certSrv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := [][]byte{readFixture(t, "escapes.json")}
+	if _, err := newSender(t, Options{Endpoint: "https://" + r.addr, Protocol: "grpc", CAFile: ca}).Send(context.Background(), doc); err != nil {
+		t.Fatalf("gRPC over TLS: %v", err)
+	}
+	if r.traces().SpanCount() == 0 {
+		t.Fatal("no spans arrived over TLS")
+	}
+	if _, err := newSender(t, Options{Endpoint: "https://" + r.addr, Protocol: "grpc"}).Send(context.Background(), doc); err == nil {
+		t.Fatal("untrusted certificate accepted")
 	}
 }
