@@ -1,10 +1,10 @@
-//go:build !linux
+//go:build !linux && !darwin && !windows
 
 package config
 
 import "errors"
 
-// TotalRAM is only implemented on Linux; elsewhere set the buffer memory with -m.
+// TotalRAM is implemented for Linux, macOS and Windows; elsewhere set -m.
 func TotalRAM() (uint64, error) {
-	return 0, errors.New("total memory detection is only implemented on Linux")
+	return 0, errors.New("total memory detection is not implemented on this system")
 }
