@@ -131,7 +131,7 @@ func (e *Exporter) kick() {
 		e.mu.Lock()
 		backingOff := e.o.Now().Before(e.backoffUntil)
 		e.mu.Unlock()
-		if backingOff {
+		if backingOff || !e.roomInFlight() {
 			break
 		}
 		select {
@@ -148,6 +148,15 @@ func (e *Exporter) kick() {
 		}
 	}
 	e.start(group)
+}
+
+// roomInFlight keeps at most half the budget in flight. Documents in flight cannot be
+// evicted, so if calls held most of the budget an overflow could only evict the newest
+// documents; with half of it queued, eviction drops the oldest, as promised. One call is
+// always allowed.
+func (e *Exporter) roomInFlight() bool {
+	f := e.o.Queue.InFlightBytes()
+	return f == 0 || f < e.o.Queue.Budget()/2
 }
 
 // maxGroup bounds how many batches one goroutine sends at once.
@@ -286,6 +295,12 @@ func (e *Exporter) run() {
 		oldest, any := e.o.Queue.Oldest()
 		due := any && (stopping || n >= e.o.BatchSize || now.Sub(oldest) >= e.o.FlushInterval)
 		if due {
+			if !e.roomInFlight() {
+				if !wait(time.Second, false, true) {
+					return
+				}
+				continue
+			}
 			select {
 			case e.sem <- struct{}{}:
 			default:

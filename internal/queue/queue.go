@@ -24,6 +24,7 @@ type Queue struct {
 	mu     sync.Mutex
 	budget int64
 	bytes  int64 // bytes of queued items plus bytes reserved by in-flight batches
+	flying int64 // bytes reserved by in-flight batches (popped, not yet Done or back)
 	items  []*Item
 	head   int
 	ready  chan struct{} // signalled (non-blocking) when items are pushed
@@ -77,6 +78,9 @@ func (q *Queue) Push(items ...*Item) int {
 // The bytes were reserved by Pop, so only the reservation is converted back.
 func (q *Queue) PushFront(items []*Item) int {
 	q.mu.Lock()
+	for _, it := range items {
+		q.flying -= it.Size()
+	}
 	n := len(items)
 	if q.head >= n {
 		q.head -= n
@@ -182,6 +186,7 @@ func (q *Queue) Pop(dst []*Item, max int, maxBytes int64) []*Item {
 		q.items[q.head] = nil
 		q.head++
 	}
+	q.flying += b
 	q.compactLocked()
 	return dst
 }
@@ -200,5 +205,13 @@ func (q *Queue) Done(items []*Item) {
 	}
 	q.mu.Lock()
 	q.bytes -= b
+	q.flying -= b
 	q.mu.Unlock()
+}
+
+// InFlightBytes returns the bytes of popped items not yet Done or pushed back.
+func (q *Queue) InFlightBytes() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.flying
 }

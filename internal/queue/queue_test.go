@@ -110,3 +110,17 @@ func BenchmarkQueuePushPop(b *testing.B) {
 		}
 	}
 }
+
+func TestQueueTracksInFlightBytes(t *testing.T) {
+	q := New(100, nil, nil)
+	q.Push(item("aaaa"), item("bbbb"), item("cc"))
+	a := q.Pop(nil, 2, 100)
+	if q.InFlightBytes() != 8 {
+		t.Fatalf("in flight %d, want 8", q.InFlightBytes())
+	}
+	q.PushFront(a[1:])
+	q.Done(a[:1])
+	if q.InFlightBytes() != 0 || q.Bytes() != 6 {
+		t.Fatalf("in flight %d bytes %d", q.InFlightBytes(), q.Bytes())
+	}
+}
