@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	sdksampling "github.com/aws/aws-xray-sdk-go/strategy/sampling"
 	"github.com/aws/aws-xray-sdk-go/xray"
 )
 
@@ -68,9 +69,15 @@ func (t *udpTee) datagrams() []string {
 func TestGoSDKAppThroughDaemonToSignedXRay(t *testing.T) {
 	td := startRelay(t, nil)
 	tee := newTee(t, td.UDPAddr())
+	// A fresh centralized strategy: its pollers start with this test's daemon.
+	strategy, err := sdksampling.NewCentralizedStrategy()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := xray.Configure(xray.Config{
-		DaemonAddr:     fmt.Sprintf("tcp:%s udp:%s", td.TCPAddr(), tee.conn.LocalAddr()),
-		ServiceVersion: "1.2.3",
+		DaemonAddr:       fmt.Sprintf("tcp:%s udp:%s", td.TCPAddr(), tee.conn.LocalAddr()),
+		ServiceVersion:   "1.2.3",
+		SamplingStrategy: strategy,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +140,11 @@ func TestGoSDKAppThroughDaemonToOTLP(t *testing.T) {
 		c.OTLPEndpoint = url
 		c.SamplingRulesFile = rules
 	})
-	if err := xray.Configure(xray.Config{DaemonAddr: fmt.Sprintf("tcp:%s udp:%s", d.TCPAddr(), d.UDPAddr()), ServiceVersion: "2.0"}); err != nil {
+	strategy, err := sdksampling.NewCentralizedStrategy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xray.Configure(xray.Config{DaemonAddr: fmt.Sprintf("tcp:%s udp:%s", d.TCPAddr(), d.UDPAddr()), ServiceVersion: "2.0", SamplingStrategy: strategy}); err != nil {
 		t.Fatal(err)
 	}
 	app := httptest.NewServer(xray.Handler(xray.NewFixedSegmentNamer("otel-bound"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
