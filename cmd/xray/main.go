@@ -66,6 +66,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error(err.Error())
 		return 1
 	}
+	// Start-up (AWS configuration, the config file, the local store) leaves garbage that
+	// an idle daemon would otherwise keep mapped until the next GC cycle.
+	debug.FreeOSMemory()
 	<-ctx.Done()
 	stop()
 	log.Info("Got shutdown signal", "drain_timeout", cfg.DrainTimeout)
