@@ -21,6 +21,11 @@ type Options struct {
 	BatchSize      int           // documents per call; default 50 (upstream's)
 	MaxBatchBytes  int64         // bytes per call; default 4 MiB
 	FlushInterval  time.Duration // send a partial batch once its oldest document waited this long; default 1s
+	// GroupBatches makes the pusher wait until this many full batches are queued (or the
+	// oldest document has waited GroupWait) before starting them together: fewer, larger
+	// groups cost fewer thread wake-ups per segment. Default 1 (start every full batch).
+	GroupBatches int
+	GroupWait    time.Duration // default 50ms
 	MaxInflight    int           // concurrent calls; default 64
 	AttemptTimeout time.Duration // per call; default 10s
 	MaxRetryAge    time.Duration // a document older than this is dropped instead of sent; default 10m
@@ -47,6 +52,12 @@ func (o *Options) defaults() {
 	}
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
+	}
+	if o.GroupBatches <= 0 {
+		o.GroupBatches = 1
+	}
+	if o.GroupWait <= 0 {
+		o.GroupWait = 50 * time.Millisecond
 	}
 	if o.MaxInflight <= 0 {
 		o.MaxInflight = 64
@@ -123,6 +134,12 @@ func (e *Exporter) Start(ctx context.Context) error {
 // full batches at once, so a steady stream never needs the dispatcher to wake up.
 // Partial batches, backoff and draining are the dispatcher's.
 func (e *Exporter) kick() {
+	if e.o.GroupBatches > 1 && e.o.Queue.Len() < e.o.GroupBatches*e.o.BatchSize {
+		oldest, ok := e.o.Queue.Oldest()
+		if !ok || e.o.Now().Sub(oldest) < e.o.GroupWait {
+			return // a larger group soon; the next push or the dispatcher starts it
+		}
+	}
 	var group [][]*queue.Item
 	for e.o.Queue.Len() >= e.o.BatchSize && len(group) < maxGroup {
 		if e.ctx.Err() != nil || e.stopping() {
@@ -293,7 +310,9 @@ func (e *Exporter) run() {
 		}
 		n := e.o.Queue.Len()
 		oldest, any := e.o.Queue.Oldest()
-		due := any && (stopping || n >= e.o.BatchSize || now.Sub(oldest) >= e.o.FlushInterval)
+		age := now.Sub(oldest)
+		full := n >= e.o.BatchSize && (n >= e.o.BatchSize*e.o.GroupBatches || age >= e.o.GroupWait)
+		due := any && (stopping || full || age >= e.o.FlushInterval)
 		if due {
 			if !e.roomInFlight() {
 				if !wait(time.Second, false, true) {
@@ -320,7 +339,10 @@ func (e *Exporter) run() {
 		}
 		d := e.o.FlushInterval
 		if any {
-			d = e.o.FlushInterval - now.Sub(oldest)
+			d = e.o.FlushInterval - age
+			if n >= e.o.BatchSize {
+				d = e.o.GroupWait - age // a full batch waits for its group at most GroupWait
+			}
 		}
 		if d < time.Millisecond {
 			d = time.Millisecond

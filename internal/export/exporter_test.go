@@ -254,3 +254,25 @@ func TestBackoffGrowsAndHonoursThrottling(t *testing.T) {
 		t.Fatalf("capped backoff %v", d)
 	}
 }
+
+func TestExporterGroupsFullBatchesUntilEnoughOrOldEnough(t *testing.T) {
+	e, q, fs, _ := setup(t, 1<<20, nil, func(o *Options) {
+		o.BatchSize, o.GroupBatches, o.GroupWait, o.FlushInterval = 10, 3, 200*time.Millisecond, time.Hour
+	})
+	defer shutdown(t, e, time.Second)
+	push(q, 20) // two full batches: fewer than the group
+	time.Sleep(50 * time.Millisecond)
+	if n := len(fs.delivered()); n != 0 {
+		t.Fatalf("%d delivered before the group was complete", n)
+	}
+	// Once the oldest document has waited GroupWait, the next push starts what is full.
+	time.Sleep(200 * time.Millisecond)
+	push(q, 1)
+	deadline := time.Now().Add(2 * time.Second)
+	for len(fs.delivered()) < 20 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := len(fs.delivered()); n < 20 {
+		t.Fatalf("%d delivered after GroupWait, want the 2 full batches", n)
+	}
+}
