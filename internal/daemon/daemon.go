@@ -400,13 +400,13 @@ func newRelayBackend(ctx context.Context, d *Daemon) (*relayBackend, error) {
 	return r, nil
 }
 
-func (r *relayBackend) sender() export.Sender             { return r.xray }
+func (r *relayBackend) sender() export.Sender { return r.xray }
 func (r *relayBackend) exporterOptions(o *export.Options) {
 	// Start full batches eight at a time (or after 50 ms): at 20,000 segments/s that is
 	// one group every 20 ms instead of one every tick.
 	o.GroupBatches = 8
 }
-func (r *relayBackend) handler() http.Handler             { return r.proxy }
+func (r *relayBackend) handler() http.Handler { return r.proxy }
 
 func (r *relayBackend) start(ctx context.Context) error {
 	go func() {

@@ -18,14 +18,14 @@ type Options struct {
 	Counters *counters.Set
 	Logger   *slog.Logger
 
-	BatchSize      int           // documents per call; default 50 (upstream's)
-	MaxBatchBytes  int64         // bytes per call; default 4 MiB
-	FlushInterval  time.Duration // send a partial batch once its oldest document waited this long; default 1s
+	BatchSize     int           // documents per call; default 50 (upstream's)
+	MaxBatchBytes int64         // bytes per call; default 4 MiB
+	FlushInterval time.Duration // send a partial batch once its oldest document waited this long; default 1s
 	// GroupBatches makes the pusher wait until this many full batches are queued (or the
 	// oldest document has waited GroupWait) before starting them together: fewer, larger
 	// groups cost fewer thread wake-ups per segment. Default 1 (start every full batch).
-	GroupBatches int
-	GroupWait    time.Duration // default 50ms
+	GroupBatches   int
+	GroupWait      time.Duration // default 50ms
 	MaxInflight    int           // concurrent calls; default 64
 	AttemptTimeout time.Duration // per call; default 10s
 	MaxRetryAge    time.Duration // a document older than this is dropped instead of sent; default 10m
