@@ -48,7 +48,10 @@ func newFixture(t *testing.T, akid, secret string) *fixture {
 	srv := httptest.NewServer(New(Options{Store: st, Sampling: eng, Counters: c, AccessKeyID: akid, SecretAccessKey: secret, Region: "us-east-1"}))
 	t.Cleanup(srv.Close)
 	client := xray.New(xray.Options{BaseEndpoint: aws.String(srv.URL), Region: "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""), RetryMaxAttempts: 1})
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		// Default retries: the SDK retries a kept-alive connection that net/http closed
+		// under it (aws-sdk-go-v2#2737), which -race runs hit now and then.
+		RetryMaxAttempts: 3})
 	return &fixture{srv: srv, store: st, client: client, counters: c}
 }
 
