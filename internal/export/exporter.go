@@ -104,7 +104,6 @@ type Exporter struct {
 	failures     int       // consecutive failed calls
 	backoffUntil time.Time // no new call before this
 	lastErr      string
-	lastOK       time.Time
 	failingSince time.Time
 
 	stopOnce sync.Once
@@ -538,7 +537,6 @@ func (e *Exporter) succeeded() {
 	}
 	e.failures = 0
 	e.failingSince = time.Time{}
-	e.lastOK = e.o.Now()
 	e.mu.Unlock()
 }
 

@@ -94,7 +94,6 @@ type Doc struct {
 	Subsegments                 []*Doc
 
 	hasHTTP, hasAWS bool
-	arrival         int
 	grafted         []*Doc // independent subsegments grafted under this one
 }
 

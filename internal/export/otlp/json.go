@@ -433,31 +433,12 @@ func (d *decoder) compact(v []byte) []byte {
 	if bytes.IndexByte(v, ' ') < 0 && bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\t') < 0 && bytes.IndexByte(v, '\r') < 0 {
 		return v
 	}
-	in := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if in {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				in = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			in = true
-		case ' ', '\t', '\n', '\r':
-			n := len(d.arena)
-			d.arena = compactJSON(append(d.arena, v[:i]...), v[i:])
-			return d.arena[n:len(d.arena):len(d.arena)]
-		}
-	}
-	return v
+	n := len(d.arena)
+	d.arena = compactJSON(d.arena, v)
+	return d.arena[n:len(d.arena):len(d.arena)]
 }
 
-// compactJSON appends v without the space outside strings; v starts outside a string.
+// compactJSON appends v, valid JSON, without the space outside strings.
 func compactJSON(dst, v []byte) []byte {
 	in := false
 	start := 0

@@ -43,7 +43,6 @@ type Options struct {
 type Sender struct {
 	o      Options
 	url    string
-	host   string
 	signer *v4.Signer
 	bufs   sync.Pool // *[]byte request bodies
 	direct *directClient
@@ -59,7 +58,7 @@ func New(o Options) *Sender {
 	}
 	u := *o.Endpoint
 	u.Path, u.RawPath, u.RawQuery = "/TraceSegments", "", ""
-	s := &Sender{o: o, url: u.String(), host: u.Host, signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })}
+	s := &Sender{o: o, url: u.String(), signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })}
 	if o.Direct {
 		tr, _ := o.Client.Transport.(*http.Transport)
 		s.direct = newDirectClient(u.Host, u.Scheme, tr)

@@ -74,7 +74,6 @@ type daemon struct {
 	cmd      *exec.Cmd
 	addr     string
 	out      *bytes.Buffer
-	dataDir  string
 	xrayConn *xraysvc.Client
 }
 
