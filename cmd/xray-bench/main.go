@@ -32,14 +32,16 @@ import (
 )
 
 type result struct {
-	binary                string
-	sent, delivered       int
-	distinct              int
-	cpuMicros             float64
-	idleRSSKB, peakRSSKB  int
-	sendSeconds, drainSec float64
-	rcvbufErrors          int64
-	ctxSwitches           int64
+	binary                 string
+	sent, delivered        int
+	distinct               int
+	cpuMicros              float64
+	idleRSSKB, peakRSSKB   int
+	peakAnonKB, peakFileKB int // sampled every 50 ms
+	startPeakKB            int // VmHWM before traffic
+	sendSeconds, drainSec  float64
+	rcvbufErrors           int64
+	ctxSwitches            int64
 }
 
 func main() {
@@ -67,7 +69,10 @@ func main() {
 		}
 		defer os.RemoveAll(dir)
 		*bin = filepath.Join(dir, "xray")
-		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/xray").CombinedOutput(); err != nil {
+		// Built as the packages and images are: static, no cgo.
+		build := exec.Command("go", "build", "-trimpath", "-o", *bin, "./cmd/xray")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
 			fail(fmt.Errorf("building ./cmd/xray: %v\n%s", err, out))
 		}
 	}
@@ -108,8 +113,8 @@ func rateString(r int) string {
 func pct(r result) float64 { return 100 * float64(r.distinct) / float64(r.sent) }
 
 func print(r result) {
-	fmt.Printf("%-40s delivered %6.2f%% (%d/%d, %d arrivals)  CPU %.2f µs/segment  idle RSS %.1f MB  peak RSS %.1f MB  send %.2fs drain %.2fs  kernel rcvbuf drops %d  context switches/segment %.3f\n",
-		r.binary, pct(r), r.distinct, r.sent, r.delivered, r.cpuMicros, float64(r.idleRSSKB)/1024, float64(r.peakRSSKB)/1024, r.sendSeconds, r.drainSec, r.rcvbufErrors, float64(r.ctxSwitches)/float64(max(r.distinct, 1)))
+	fmt.Printf("%-40s delivered %6.2f%% (%d/%d, %d arrivals)  CPU %.2f µs/segment  idle RSS %.1f MB (start-up peak %.1f)  peak RSS %.1f MB (sampled: anon %.1f, file %.1f)  send %.2fs drain %.2fs  kernel rcvbuf drops %d  context switches/segment %.3f\n",
+		r.binary, pct(r), r.distinct, r.sent, r.delivered, r.cpuMicros, float64(r.idleRSSKB)/1024, float64(r.startPeakKB)/1024, float64(r.peakRSSKB)/1024, float64(r.peakAnonKB)/1024, float64(r.peakFileKB)/1024, r.sendSeconds, r.drainSec, r.rcvbufErrors, float64(r.ctxSwitches)/float64(max(r.distinct, 1)))
 }
 
 func fail(err error) {
@@ -175,6 +180,34 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	pid := cmd.Process.Pid
 	time.Sleep(1500 * time.Millisecond) // start-up and idle
 	r.idleRSSKB = statusKB(pid, "VmRSS")
+	// The peak of start-up (configuration, init of every linked package) is reported on
+	// its own; the peak under load is measured from here (clear_refs 5 resets VmHWM).
+	r.startPeakKB = statusKB(pid, "VmHWM")
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		fmt.Fprintf(os.Stderr, "xray-bench: cannot reset the peak RSS (%v); peak RSS includes start-up\n", err)
+	}
+	// VmHWM gives the peak of the total only; sample the split between the daemon's own
+	// heap and stacks (RssAnon) and the pages of its binary (RssFile) while it works.
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if a := statusKB(pid, "RssAnon"); a > r.peakAnonKB {
+				r.peakAnonKB = a
+			}
+			if f := statusKB(pid, "RssFile"); f > r.peakFileKB {
+				r.peakFileKB = f
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	rcvBefore := rcvbufErrors()
 
 	conn, err := net.Dial("udp", addr)
@@ -220,9 +253,14 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 	r.distinct, r.delivered = count()
 	r.cpuMicros = cpuSeconds(pid) * 1e6 / float64(max(r.distinct, 1))
 	r.peakRSSKB = statusKB(pid, "VmHWM")
+	close(stopSampling)
+	<-sampled
 	r.ctxSwitches = contextSwitches(pid)
 	if os.Getenv("XRAY_BENCH_THREADS") != "" {
 		printThreads(pid)
+	}
+	if os.Getenv("XRAY_BENCH_SMAPS") != "" {
+		printMappings(pid)
 	}
 	r.rcvbufErrors = rcvbufErrors() - rcvBefore
 	cmd.Process.Signal(os.Interrupt)
@@ -377,4 +415,26 @@ func otlpReceiver() (*httptest.Server, *atomic.Int64) {
 		w.Write(out)
 	}))
 	return srv, &spans
+}
+
+// printMappings lists the daemon's mappings with more than 64 KiB resident (diagnosis:
+// which part of the binary, heap or stacks the resident set is made of).
+func printMappings(pid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return
+	}
+	var head string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			head = line
+			continue
+		}
+		if len(f) >= 2 && f[0] == "Rss:" {
+			if kb, _ := strconv.Atoi(f[1]); kb > 64 {
+				fmt.Printf("  %6d kB  %s\n", kb, head)
+			}
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/xrayd/xrayd/internal/config"
 	"github.com/xrayd/xrayd/internal/daemon"
 	"github.com/xrayd/xrayd/internal/logging"
+	"github.com/xrayd/xrayd/internal/memtrim"
 )
 
 // version is set at link time: -ldflags "-X main.version=3.6.6-xrayd.1".
@@ -67,8 +68,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// Start-up (AWS configuration, the config file, the local store) leaves garbage that
-	// an idle daemon would otherwise keep mapped until the next GC cycle.
+	// an idle daemon would otherwise keep mapped until the next GC cycle, and pages of the
+	// binary that only package initialisation read.
 	debug.FreeOSMemory()
+	if n, err := memtrim.Release(); err != nil {
+		log.Debug("Could not release start-up pages of the executable", "error", err)
+	} else {
+		log.Debug("Released start-up pages of the executable", "bytes", n)
+	}
 	<-ctx.Done()
 	stop()
 	log.Info("Got shutdown signal", "drain_timeout", cfg.DrainTimeout)

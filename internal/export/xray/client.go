@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -29,9 +27,8 @@ type directClient struct {
 }
 
 type pconn struct {
-	c   net.Conn
-	br  *bufio.Reader
-	hdr []byte
+	c  net.Conn
+	br *bufio.Reader
 }
 
 const maxIdle = 64
@@ -114,21 +111,21 @@ func (d *directClient) closeIdle() {
 	}
 }
 
-// do sends req (already signed; its Body is ignored) with body and returns the status,
-// headers and body of the answer.
-func (d *directClient) do(ctx context.Context, req *http.Request, body []byte) (int, http.Header, []byte, error) {
+// do sends a request (hdr: request line and headers, already signed) with body and
+// returns the status, headers and body of the answer.
+func (d *directClient) do(ctx context.Context, hdr, body []byte) (int, http.Header, []byte, error) {
 	pc, reused, err := d.get(ctx)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	status, h, rb, keep, err := d.roundTrip(ctx, pc, req, body)
+	status, h, rb, keep, err := d.roundTrip(ctx, pc, hdr, body)
 	if err != nil && reused && status == 0 && ctx.Err() == nil {
 		// A kept-alive connection the server had closed: try once on a fresh one.
 		pc.c.Close()
 		if pc, _, err = d.get(ctx); err != nil {
 			return 0, nil, nil, err
 		}
-		status, h, rb, keep, err = d.roundTrip(ctx, pc, req, body)
+		status, h, rb, keep, err = d.roundTrip(ctx, pc, hdr, body)
 	}
 	if err != nil || !keep {
 		pc.c.Close()
@@ -138,13 +135,13 @@ func (d *directClient) do(ctx context.Context, req *http.Request, body []byte) (
 	return status, h, rb, err
 }
 
-func (d *directClient) roundTrip(ctx context.Context, pc *pconn, req *http.Request, body []byte) (status int, h http.Header, rb []byte, keep bool, err error) {
+func (d *directClient) roundTrip(ctx context.Context, pc *pconn, hdr, body []byte) (status int, h http.Header, rb []byte, keep bool, err error) {
 	stop := pc.arm(ctx)
 	defer stop()
-	if err = pc.write(req, body); err != nil {
+	if err = pc.write(hdr, body); err != nil {
 		return 0, nil, nil, false, err
 	}
-	return pc.read(req)
+	return pc.read()
 }
 
 // arm applies ctx's deadline to the connection and aborts blocking I/O when ctx ends
@@ -159,16 +156,15 @@ func (pc *pconn) arm(ctx context.Context) func() bool {
 }
 
 // write sends the request line, headers and body with one writev.
-func (pc *pconn) write(req *http.Request, body []byte) error {
-	pc.hdr = appendRequestHeader(pc.hdr[:0], req, len(body))
-	bufs := net.Buffers{pc.hdr, body}
+func (pc *pconn) write(hdr, body []byte) error {
+	bufs := net.Buffers{hdr, body}
 	_, err := bufs.WriteTo(pc.c)
 	return err
 }
 
 // read reads one answer.
-func (pc *pconn) read(req *http.Request) (status int, h http.Header, rb []byte, keep bool, err error) {
-	resp, err := http.ReadResponse(pc.br, req)
+func (pc *pconn) read() (status int, h http.Header, rb []byte, keep bool, err error) {
+	resp, err := http.ReadResponse(pc.br, nil)
 	if err != nil {
 		return 0, nil, nil, false, err
 	}
@@ -184,7 +180,7 @@ func (pc *pconn) read(req *http.Request) (status int, h http.Header, rb []byte, 
 type inflight struct {
 	pc     *pconn
 	reused bool
-	req    *http.Request
+	hdr    []byte
 	body   []byte
 	stop   func() bool
 	err    error
@@ -192,14 +188,14 @@ type inflight struct {
 
 // begin takes a connection and writes the request; the answer is read by end. Writing
 // every request of a group before reading any answer lets the group wait once.
-func (d *directClient) begin(ctx context.Context, req *http.Request, body []byte) *inflight {
-	f := &inflight{req: req, body: body}
+func (d *directClient) begin(ctx context.Context, hdr, body []byte) *inflight {
+	f := &inflight{hdr: hdr, body: body}
 	f.pc, f.reused, f.err = d.get(ctx)
 	if f.err != nil {
 		return f
 	}
 	f.stop = f.pc.arm(ctx)
-	f.err = f.pc.write(req, body)
+	f.err = f.pc.write(hdr, body)
 	return f
 }
 
@@ -216,7 +212,7 @@ func (d *directClient) end(ctx context.Context, f *inflight) (int, http.Header, 
 		err    = f.err
 	)
 	if err == nil {
-		status, h, rb, keep, err = f.pc.read(f.req)
+		status, h, rb, keep, err = f.pc.read()
 	}
 	f.stop()
 	if err != nil || !keep {
@@ -226,41 +222,7 @@ func (d *directClient) end(ctx context.Context, f *inflight) (int, http.Header, 
 	}
 	if err != nil && f.reused && status == 0 && ctx.Err() == nil {
 		// A kept-alive connection the server had closed: once more on a fresh one.
-		return d.do(ctx, f.req, f.body)
+		return d.do(ctx, f.hdr, f.body)
 	}
 	return status, h, rb, err
-}
-
-// appendRequestHeader writes the request line and headers. Header order does not matter
-// to SigV4 (the signature covers a canonical, sorted form); we sort for determinism.
-func appendRequestHeader(dst []byte, req *http.Request, n int) []byte {
-	dst = append(dst, req.Method...)
-	dst = append(dst, ' ')
-	dst = append(dst, req.URL.RequestURI()...)
-	dst = append(dst, " HTTP/1.1\r\nHost: "...)
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	dst = append(dst, host...)
-	dst = append(dst, "\r\nContent-Length: "...)
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	dst = append(dst, "\r\n"...)
-	keys := make([]string, 0, len(req.Header))
-	for k := range req.Header {
-		if k == "Host" || k == "Content-Length" {
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		for _, v := range req.Header[k] {
-			dst = append(dst, k...)
-			dst = append(dst, ": "...)
-			dst = append(dst, v...)
-			dst = append(dst, "\r\n"...)
-		}
-	}
-	return append(dst, "\r\n"...)
 }

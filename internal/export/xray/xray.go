@@ -44,9 +44,13 @@ type Sender struct {
 	o      Options
 	url    string
 	signer *v4.Signer
-	bufs   sync.Pool // *[]byte request bodies
+	bufs   sync.Pool // *reqBuf
 	direct *directClient
+	writer *requestWriter // signs and writes requests for direct
 }
+
+// reqBuf holds one request's headers and body between calls.
+type reqBuf struct{ hdr, body []byte }
 
 // New makes a Sender.
 func New(o Options) *Sender {
@@ -62,6 +66,7 @@ func New(o Options) *Sender {
 	if o.Direct {
 		tr, _ := o.Client.Transport.(*http.Transport)
 		s.direct = newDirectClient(u.Host, u.Scheme, tr)
+		s.writer = newRequestWriter(&u, o.Region, o.UserAgent)
 	}
 	return s
 }
@@ -88,41 +93,68 @@ func AppendBody(dst []byte, docs [][]byte) []byte {
 	return append(dst, "]}"...)
 }
 
+func (s *Sender) getBuf() *reqBuf {
+	b, _ := s.bufs.Get().(*reqBuf)
+	if b == nil {
+		b = &reqBuf{body: make([]byte, 0, 64<<10)}
+	}
+	return b
+}
+
+func (s *Sender) putBuf(b *reqBuf) {
+	b.hdr, b.body = b.hdr[:0], b.body[:0]
+	s.bufs.Put(b)
+}
+
 // Send implements export.Sender.
 func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error) {
-	bp, _ := s.bufs.Get().(*[]byte)
-	if bp == nil {
-		b := make([]byte, 0, 64<<10)
-		bp = &b
+	b := s.getBuf()
+	defer s.putBuf(b)
+	b.body = AppendBody(b.body, docs)
+	var (
+		status int
+		header http.Header
+		rb     []byte
+		err    error
+	)
+	if s.direct != nil {
+		if b.hdr, err = s.directRequest(ctx, b.hdr, b.body); err != nil {
+			return export.Result{}, err
+		}
+		status, header, rb, err = s.direct.do(ctx, b.hdr, b.body)
+	} else {
+		req, serr := s.signedRequest(ctx, b.body)
+		if serr != nil {
+			return export.Result{}, serr
+		}
+		status, header, rb, err = s.viaNetHTTP(req)
 	}
-	body := AppendBody((*bp)[:0], docs)
-	defer func() {
-		*bp = body[:0]
-		s.bufs.Put(bp)
-	}()
-	resp, err := s.do(ctx, body)
+	resp, err := s.outcome(ctx, status, header, rb, err)
 	if err != nil {
 		return export.Result{}, err
 	}
 	return parseResponse(resp, docs)
 }
 
-func (s *Sender) do(ctx context.Context, body []byte) ([]byte, error) {
-	req, err := s.signedRequest(ctx, body)
+// credentials returns the current credentials, or a retryable error.
+func (s *Sender) credentials(ctx context.Context) (aws.Credentials, error) {
+	if s.o.Credentials == nil {
+		return aws.Credentials{}, &export.CallError{Retryable: true, Err: fmt.Errorf("no AWS credentials provider configured")}
+	}
+	creds, err := s.o.Credentials.Retrieve(ctx)
 	if err != nil {
-		return nil, err
+		return aws.Credentials{}, &export.CallError{Retryable: true, Err: fmt.Errorf("retrieving AWS credentials: %w", err)}
 	}
-	var (
-		status int
-		header http.Header
-		rb     []byte
-	)
-	if s.direct != nil {
-		status, header, rb, err = s.direct.do(ctx, req, body)
-	} else {
-		status, header, rb, err = s.viaNetHTTP(req)
+	return creds, nil
+}
+
+// directRequest appends the signed request line and headers for body to dst.
+func (s *Sender) directRequest(ctx context.Context, dst, body []byte) ([]byte, error) {
+	creds, err := s.credentials(ctx)
+	if err != nil {
+		return dst, err
 	}
-	return s.outcome(ctx, status, header, rb, err)
+	return s.writer.appendRequest(dst, creds, s.o.Now(), body), nil
 }
 
 // signedRequest builds and signs a PutTraceSegments request for body.
@@ -138,12 +170,9 @@ func (s *Sender) signedRequest(ctx context.Context, body []byte) (*http.Request,
 	if s.o.UserAgent != "" {
 		req.Header.Set("User-Agent", s.o.UserAgent)
 	}
-	if s.o.Credentials == nil {
-		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("no AWS credentials provider configured")}
-	}
-	creds, err := s.o.Credentials.Retrieve(ctx)
+	creds, err := s.credentials(ctx)
 	if err != nil {
-		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("retrieving AWS credentials: %w", err)}
+		return nil, err
 	}
 	if err := s.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "xray", s.o.Region, now); err != nil {
 		return nil, &export.CallError{Retryable: true, Err: fmt.Errorf("signing request: %w", err)}
@@ -177,22 +206,18 @@ func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Res
 		}
 		return results, errs
 	}
-	bufs := make([]*[]byte, len(batches))
+	bufs := make([]*reqBuf, len(batches))
 	flights := make([]*inflight, len(batches))
 	for i, docs := range batches {
-		bp, _ := s.bufs.Get().(*[]byte)
-		if bp == nil {
-			b := make([]byte, 0, 64<<10)
-			bp = &b
-		}
-		*bp = AppendBody((*bp)[:0], docs)
-		bufs[i] = bp
-		req, err := s.signedRequest(ctx, *bp)
-		if err != nil {
+		b := s.getBuf()
+		bufs[i] = b
+		b.body = AppendBody(b.body, docs)
+		var err error
+		if b.hdr, err = s.directRequest(ctx, b.hdr, b.body); err != nil {
 			errs[i] = err
 			continue
 		}
-		flights[i] = s.direct.begin(ctx, req, *bp)
+		flights[i] = s.direct.begin(ctx, b.hdr, b.body)
 	}
 	for i, f := range flights {
 		if f != nil {
@@ -203,8 +228,7 @@ func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Res
 				results[i], errs[i] = parseResponse(body, batches[i])
 			}
 		}
-		*bufs[i] = (*bufs[i])[:0]
-		s.bufs.Put(bufs[i])
+		s.putBuf(bufs[i])
 	}
 	return results, errs
 }
