@@ -104,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // costs about the budget. The local backend needs more room for SQLite and queries.
 // GOMEMLIMIT in the environment overrides it.
 func memoryLimit(cfg *config.Config) int64 {
-	extra := int64(8 << 20)
+	extra := int64(6 << 20)
 	if cfg.HasBackend("local") || cfg.HasBackend("otlp") {
 		extra = 128 << 20
 	}

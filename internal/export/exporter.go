@@ -24,13 +24,17 @@ type Options struct {
 	// GroupBatches makes the pusher wait until this many full batches are queued (or the
 	// oldest document has waited GroupWait) before starting them together: fewer, larger
 	// groups cost fewer thread wake-ups per segment. Default 1 (start every full batch).
-	GroupBatches   int
-	GroupWait      time.Duration // default 50ms
-	MaxInflight    int           // concurrent calls; default 64
-	AttemptTimeout time.Duration // per call; default 10s
-	MaxRetryAge    time.Duration // a document older than this is dropped instead of sent; default 10m
-	BackoffInitial time.Duration // default 100ms
-	BackoffMax     time.Duration // default 5s: how stale a recovered backend may be noticed
+	GroupBatches int
+	GroupWait    time.Duration // default 50ms
+	MaxInflight  int           // concurrent calls; default 64
+	// MaxInflightBytes bounds the queue bytes of documents in calls at once; default
+	// half the budget, so that a slow backend can have many calls open while eviction
+	// still has the other half to drop the oldest from.
+	MaxInflightBytes int64
+	AttemptTimeout   time.Duration // per call; default 10s
+	MaxRetryAge      time.Duration // a document older than this is dropped instead of sent; default 10m
+	BackoffInitial   time.Duration // default 100ms
+	BackoffMax       time.Duration // default 5s: how stale a recovered backend may be noticed
 
 	// Spill, if set, receives documents the exporter gives up on (maximum age, drain
 	// deadline) instead of dropping them; it returns how many it kept.
@@ -61,6 +65,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxInflight <= 0 {
 		o.MaxInflight = 64
+	}
+	if o.MaxInflightBytes <= 0 && o.Queue != nil {
+		o.MaxInflightBytes = o.Queue.Budget() / 2
 	}
 	if o.AttemptTimeout <= 0 {
 		o.AttemptTimeout = 10 * time.Second
@@ -139,9 +146,17 @@ func (e *Exporter) kick() {
 			return // a larger group soon; the next push or the dispatcher starts it
 		}
 	}
-	var group [][]*queue.Item
+	if e.stopping() {
+		return // the dispatcher drains
+	}
+	e.start(e.fill(nil))
+}
+
+// fill adds full batches to group, each with an in-flight slot, while the group has room
+// and the backend is not backing off; a finishing call kicks again for the rest.
+func (e *Exporter) fill(group [][]*queue.Item) [][]*queue.Item {
 	for e.o.Queue.Len() >= e.o.BatchSize && len(group) < maxGroup {
-		if e.ctx.Err() != nil || e.stopping() {
+		if e.ctx.Err() != nil {
 			break
 		}
 		e.mu.Lock()
@@ -153,9 +168,7 @@ func (e *Exporter) kick() {
 		select {
 		case e.sem <- struct{}{}:
 		default:
-			// Every slot busy; the finishing call kicks again.
-			e.start(group)
-			return
+			return group // every slot busy
 		}
 		if b := e.popLive(); b != nil {
 			group = append(group, b)
@@ -163,16 +176,16 @@ func (e *Exporter) kick() {
 			<-e.sem
 		}
 	}
-	e.start(group)
+	return group
 }
 
-// roomInFlight keeps at most half the budget in flight. Documents in flight cannot be
+// roomInFlight keeps at most MaxInflightBytes in flight. Documents in flight cannot be
 // evicted, so if calls held most of the budget an overflow could only evict the newest
 // documents; with half of it queued, eviction drops the oldest, as promised. One call is
 // always allowed.
 func (e *Exporter) roomInFlight() bool {
 	f := e.o.Queue.InFlightBytes()
-	return f == 0 || f < e.o.Queue.Budget()/2
+	return f == 0 || f < e.o.MaxInflightBytes
 }
 
 // maxGroup bounds how many batches one goroutine sends at once.
@@ -355,14 +368,16 @@ func (e *Exporter) run() {
 	}
 }
 
-// dispatch pops one batch and starts its call; it owns one sem slot.
+// dispatch pops one batch (it owns one sem slot for it), adds what full batches it can,
+// and starts them together: after an outage or at a drain, the backlog goes out in
+// groups, as a steady stream does.
 func (e *Exporter) dispatch() {
 	b := e.popLive()
 	if b == nil {
 		<-e.sem
 		return
 	}
-	e.start([][]*queue.Item{b})
+	e.start(e.fill([][]*queue.Item{b}))
 }
 
 // popLive pops one batch, drops (or spills) the documents older than the maximum retry

@@ -276,3 +276,42 @@ func TestExporterGroupsFullBatchesUntilEnoughOrOldEnough(t *testing.T) {
 		t.Fatalf("%d delivered after GroupWait, want the 2 full batches", n)
 	}
 }
+
+func TestExporterBoundsBytesInFlight(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var inCalls, maxDocs int
+	e, q, fs, _ := setup(t, 1<<30, func(call int, docs [][]byte) (Result, error) {
+		mu.Lock()
+		inCalls += len(docs)
+		maxDocs = max(maxDocs, inCalls)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inCalls -= len(docs)
+		mu.Unlock()
+		return Result{}, nil
+	}, func(o *Options) {
+		o.BatchSize = 10
+		o.MaxInflight = 1000
+		o.MaxInflightBytes = 20 * (1024 + queue.ItemOverhead) // two batches of 1 KiB documents
+	})
+	var pool queue.Pool
+	for i := 0; i < 200; i++ {
+		doc := fmt.Appendf(make([]byte, 0, 1024), `{"id":"%016x"}`, i)
+		it := pool.Item(append(doc, make([]byte, 1000-len(doc))...))
+		it.Enqueued = time.Now()
+		q.Push(it)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if f := q.InFlightBytes(); f > 20*(1024+queue.ItemOverhead) {
+		t.Fatalf("%d bytes in flight, want at most %d", f, 20*(1024+queue.ItemOverhead))
+	}
+	close(release)
+	if n := shutdown(t, e, 5*time.Second); n != 0 || len(fs.delivered()) != 200 {
+		t.Fatalf("undelivered %d, delivered %d of 200", n, len(fs.delivered()))
+	}
+	if maxDocs > 20 {
+		t.Fatalf("%d documents in calls at once, want at most 20", maxDocs)
+	}
+}

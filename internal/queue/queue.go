@@ -16,8 +16,13 @@ type Item struct {
 	Attempts int       // failed upload attempts so far
 }
 
-// Size is the bytes an item counts against the budget.
-func (it *Item) Size() int64 { return int64(len(it.Data)) }
+// ItemOverhead is what a queued item costs beyond its buffer: the Item (a 64-byte
+// allocation) and its slot in the queue.
+const ItemOverhead = 64 + 8
+
+// Size is the bytes an item counts against the budget: the memory it really holds, its
+// buffer's capacity plus ItemOverhead, not just the document's length.
+func (it *Item) Size() int64 { return int64(cap(it.Data)) + ItemOverhead }
 
 // Queue is a byte-bounded FIFO. It is safe for concurrent use.
 type Queue struct {
@@ -86,12 +91,16 @@ func (q *Queue) PushFront(items []*Item) int {
 		q.head -= n
 		copy(q.items[q.head:], items)
 	} else {
+		// Leave room in front for the other calls of a failed group or a backend outage
+		// returning their batches too: the room doubles with each copy, so returning k batches
+		// copies the queue O(log k) times, not k times.
 		rest := q.items[q.head:]
-		merged := make([]*Item, 0, n+len(rest))
-		merged = append(merged, items...)
-		merged = append(merged, rest...)
+		room := max(n, len(rest), 256)
+		merged := make([]*Item, room+len(rest))
+		copy(merged[room:], rest)
+		q.head = room - n
+		copy(merged[q.head:], items)
 		q.items = merged
-		q.head = 0
 	}
 	evicted := q.evictLocked()
 	q.mu.Unlock()
@@ -121,12 +130,10 @@ func (q *Queue) evictLocked() int {
 	if q.onDrop != nil {
 		q.onDrop(evicted)
 	}
-	for i := range evicted {
-		if q.pool != nil {
-			q.pool.release(evicted[i])
-		}
-		evicted[i] = nil
+	if q.pool != nil {
+		q.pool.release(evicted...)
 	}
+	clear(evicted)
 	q.compactLocked()
 	return len(evicted)
 }
@@ -197,9 +204,11 @@ func (q *Queue) Done(items []*Item) {
 	var b int64
 	for _, it := range items {
 		b += it.Size()
-		if q.pool != nil {
-			q.pool.release(it)
-		} else {
+	}
+	if q.pool != nil {
+		q.pool.release(items...)
+	} else {
+		for _, it := range items {
 			it.Data = nil
 		}
 	}

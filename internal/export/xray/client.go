@@ -176,12 +176,11 @@ func (pc *pconn) read() (status int, h http.Header, rb []byte, keep bool, err er
 	return resp.StatusCode, resp.Header, rb, !resp.Close, nil
 }
 
-// inflight is one request of a group: written, answer not yet read.
+// inflight is one request of a group: written, answer not yet read. It keeps no
+// reference to the request's bytes, so the caller can reuse them for the next request.
 type inflight struct {
 	pc     *pconn
 	reused bool
-	hdr    []byte
-	body   []byte
 	stop   func() bool
 	err    error
 }
@@ -189,7 +188,7 @@ type inflight struct {
 // begin takes a connection and writes the request; the answer is read by end. Writing
 // every request of a group before reading any answer lets the group wait once.
 func (d *directClient) begin(ctx context.Context, hdr, body []byte) *inflight {
-	f := &inflight{hdr: hdr, body: body}
+	f := &inflight{}
 	f.pc, f.reused, f.err = d.get(ctx)
 	if f.err != nil {
 		return f
@@ -199,18 +198,15 @@ func (d *directClient) begin(ctx context.Context, hdr, body []byte) *inflight {
 	return f
 }
 
-// end reads the answer of a request started by begin and returns its connection.
-func (d *directClient) end(ctx context.Context, f *inflight) (int, http.Header, []byte, error) {
+// end reads the answer of a request started by begin and returns its connection. stale
+// reports a kept-alive connection the server had already closed: the request never got
+// an answer and should be sent once more (with do, which dials afresh when it must).
+func (d *directClient) end(ctx context.Context, f *inflight) (status int, h http.Header, rb []byte, stale bool, err error) {
 	if f.err != nil && f.pc == nil {
-		return 0, nil, nil, f.err
+		return 0, nil, nil, false, f.err
 	}
-	var (
-		status int
-		h      http.Header
-		rb     []byte
-		keep   bool
-		err    = f.err
-	)
+	var keep bool
+	err = f.err
 	if err == nil {
 		status, h, rb, keep, err = f.pc.read()
 	}
@@ -220,9 +216,6 @@ func (d *directClient) end(ctx context.Context, f *inflight) (int, http.Header, 
 	} else {
 		d.put(f.pc)
 	}
-	if err != nil && f.reused && status == 0 && ctx.Err() == nil {
-		// A kept-alive connection the server had closed: once more on a fresh one.
-		return d.do(ctx, f.hdr, f.body)
-	}
-	return status, h, rb, err
+	stale = err != nil && f.reused && status == 0 && ctx.Err() == nil
+	return status, h, rb, stale, err
 }

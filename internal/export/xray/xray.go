@@ -108,27 +108,18 @@ func (s *Sender) putBuf(b *reqBuf) {
 
 // Send implements export.Sender.
 func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error) {
+	if s.direct != nil {
+		res, errs := s.SendMany(ctx, [][][]byte{docs})
+		return res[0], errs[0]
+	}
 	b := s.getBuf()
 	defer s.putBuf(b)
 	b.body = AppendBody(b.body, docs)
-	var (
-		status int
-		header http.Header
-		rb     []byte
-		err    error
-	)
-	if s.direct != nil {
-		if b.hdr, err = s.directRequest(ctx, b.hdr, b.body); err != nil {
-			return export.Result{}, err
-		}
-		status, header, rb, err = s.direct.do(ctx, b.hdr, b.body)
-	} else {
-		req, serr := s.signedRequest(ctx, b.body)
-		if serr != nil {
-			return export.Result{}, serr
-		}
-		status, header, rb, err = s.viaNetHTTP(req)
+	req, err := s.signedRequest(ctx, b.body)
+	if err != nil {
+		return export.Result{}, err
 	}
+	status, header, rb, err := s.viaNetHTTP(req)
 	resp, err := s.outcome(ctx, status, header, rb, err)
 	if err != nil {
 		return export.Result{}, err
@@ -197,6 +188,9 @@ func (s *Sender) outcome(ctx context.Context, status int, header http.Header, rb
 
 // SendMany implements export.MultiSender: with the direct client it writes every
 // request before reading any answer, so the group costs one wait instead of one each.
+// Each request's bytes are built into one reused buffer and dropped once written: the
+// memory of a group in flight is its documents (counted in the budget), not their
+// request bodies as well. A request that met a stale kept-alive connection is built again.
 func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Result, []error) {
 	results := make([]export.Result, len(batches))
 	errs := make([]error, len(batches))
@@ -206,29 +200,34 @@ func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Res
 		}
 		return results, errs
 	}
-	bufs := make([]*reqBuf, len(batches))
+	b := s.getBuf()
+	defer s.putBuf(b)
 	flights := make([]*inflight, len(batches))
 	for i, docs := range batches {
-		b := s.getBuf()
-		bufs[i] = b
-		b.body = AppendBody(b.body, docs)
+		b.body = AppendBody(b.body[:0], docs)
 		var err error
-		if b.hdr, err = s.directRequest(ctx, b.hdr, b.body); err != nil {
+		if b.hdr, err = s.directRequest(ctx, b.hdr[:0], b.body); err != nil {
 			errs[i] = err
 			continue
 		}
 		flights[i] = s.direct.begin(ctx, b.hdr, b.body)
 	}
 	for i, f := range flights {
-		if f != nil {
-			status, header, rb, err := s.direct.end(ctx, f)
-			var body []byte
-			body, errs[i] = s.outcome(ctx, status, header, rb, err)
-			if errs[i] == nil {
-				results[i], errs[i] = parseResponse(body, batches[i])
+		if f == nil {
+			continue
+		}
+		status, header, rb, stale, err := s.direct.end(ctx, f)
+		if stale {
+			b.body = AppendBody(b.body[:0], batches[i])
+			if b.hdr, err = s.directRequest(ctx, b.hdr[:0], b.body); err == nil {
+				status, header, rb, err = s.direct.do(ctx, b.hdr, b.body)
 			}
 		}
-		s.putBuf(bufs[i])
+		var body []byte
+		body, errs[i] = s.outcome(ctx, status, header, rb, err)
+		if errs[i] == nil {
+			results[i], errs[i] = parseResponse(body, batches[i])
+		}
 	}
 	return results, errs
 }

@@ -175,3 +175,45 @@ func BenchmarkAppendBody50x1KB(b *testing.B) {
 		buf = AppendBody(buf[:0], docs)
 	}
 }
+
+func TestSendManyResendsOverStaleKeptAliveConnections(t *testing.T) {
+	fx := fakexray.New("us-west-2")
+	defer fx.Close()
+	fx.Logf = t.Logf
+	s := newSenderMode(t, fx, fakexray.SecretAccessKey, true)
+	group := func(round int) [][][]byte {
+		var g [][][]byte
+		for b := 0; b < 4; b++ {
+			var docs [][]byte
+			for d := 0; d < 3; d++ {
+				docs = append(docs, []byte(fmt.Sprintf(`{"id":"%016x","name":"r%d b%d d%d"}`, round*100+b*10+d, round, b, d)))
+			}
+			g = append(g, docs)
+		}
+		return g
+	}
+	for round := 0; round < 3; round++ {
+		if round > 0 {
+			// The server drops every kept-alive connection between groups: the next
+			// group's writes go to dead connections and must be sent again, rebuilt.
+			fx.CloseClientConnections()
+		}
+		g := group(round)
+		_, errs := s.SendMany(context.Background(), g)
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d batch %d: %v", round, i, err)
+			}
+		}
+		for _, docs := range g {
+			for _, d := range docs {
+				if fx.Has(string(d)) != 1 {
+					t.Fatalf("round %d: %s delivered %d times", round, d, fx.Has(string(d)))
+				}
+			}
+		}
+	}
+	if fx.BadSigs.Load() != 0 {
+		t.Fatal("bad signature")
+	}
+}
