@@ -418,8 +418,14 @@ func (e *Exporter) call(batch []*queue.Item) {
 func (e *Exporter) callMany(ms MultiSender, group [][]*queue.Item) {
 	defer e.wg.Done()
 	all := make([][][]byte, len(group))
+	n := 0
+	for _, b := range group {
+		n += len(b)
+	}
+	flat := make([][]byte, n) // one allocation for the group's document lists
 	for i, b := range group {
-		all[i] = e.prepare(b)
+		all[i] = e.prepareInto(flat[:len(b):len(b)], b)
+		flat = flat[len(b):]
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, e.o.AttemptTimeout)
 	start := time.Now()
@@ -436,7 +442,11 @@ func (e *Exporter) callMany(ms MultiSender, group [][]*queue.Item) {
 
 // prepare returns the batch's documents and counts the re-sent ones.
 func (e *Exporter) prepare(batch []*queue.Item) [][]byte {
-	docs := make([][]byte, len(batch))
+	return e.prepareInto(make([][]byte, len(batch)), batch)
+}
+
+// prepareInto is prepare with docs (len(batch) long) provided.
+func (e *Exporter) prepareInto(docs [][]byte, batch []*queue.Item) [][]byte {
 	retries := 0
 	for i, it := range batch {
 		docs[i] = it.Data

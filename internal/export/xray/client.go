@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -164,16 +163,7 @@ func (pc *pconn) write(hdr, body []byte) error {
 
 // read reads one answer.
 func (pc *pconn) read() (status int, h http.Header, rb []byte, keep bool, err error) {
-	resp, err := http.ReadResponse(pc.br, nil)
-	if err != nil {
-		return 0, nil, nil, false, err
-	}
-	rb, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	resp.Body.Close()
-	if err != nil {
-		return resp.StatusCode, nil, nil, false, err
-	}
-	return resp.StatusCode, resp.Header, rb, !resp.Close, nil
+	return readAnswer(pc.br)
 }
 
 // inflight is one request of a group: written, answer not yet read. It keeps no

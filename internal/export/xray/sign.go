@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/url"
 	"strconv"
 	"strings"
@@ -26,9 +27,9 @@ type requestWriter struct {
 	userAgent string
 
 	mu      sync.Mutex
-	keyDate string // yyyymmdd of key
-	keyID   string // secret the key was derived from
-	key     []byte
+	keyDate string    // yyyymmdd of mac's key
+	keyID   string    // secret mac's key was derived from
+	mac     hash.Hash // HMAC-SHA256 under the day's signing key
 }
 
 const signedPath = "/TraceSegments"
@@ -99,10 +100,8 @@ func (w *requestWriter) appendRequest(dst []byte, creds aws.Credentials, now tim
 	c = append(c, scope...)
 	c = append(c, '\n')
 	c = hex.AppendEncode(c, canonical[:])
-	mac := hmac.New(sha256.New, w.signingKey(creds.SecretAccessKey, string(date[:8])))
-	mac.Write(c[mark:])
 	var sigb [32]byte
-	sig := mac.Sum(sigb[:0])
+	sig := w.sign(creds.SecretAccessKey, string(date[:8]), c[mark:], sigb[:0])
 
 	dst = c[:mark]
 	dst = append(dst, "POST "+signedPath+" HTTP/1.1\r\nHost: "...)
@@ -143,19 +142,27 @@ func appendCanonical(dst []byte, name string, value []byte) []byte {
 	return append(dst, '\n')
 }
 
-// signingKey derives the SigV4 key for secret on date (yyyymmdd), reusing the last one.
-func (w *requestWriter) signingKey(secret, date string) []byte {
+// sign appends the HMAC of stringToSign under the signing key for secret on date
+// (yyyymmdd). The key is derived once a day (or when the secret changes), and its HMAC
+// state is reused.
+func (w *requestWriter) sign(secret, date string, stringToSign, dst []byte) []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.key != nil && w.keyDate == date && w.keyID == secret {
-		return w.key
+	if w.mac == nil || w.keyDate != date || w.keyID != secret {
+		w.mac = hmac.New(sha256.New, w.signingKey(secret, date))
+		w.keyDate, w.keyID = date, secret
 	}
+	w.mac.Reset()
+	w.mac.Write(stringToSign)
+	return w.mac.Sum(dst)
+}
+
+// signingKey derives the SigV4 key for secret on date (yyyymmdd).
+func (w *requestWriter) signingKey(secret, date string) []byte {
 	k := hmacSHA256([]byte("AWS4"+secret), date)
 	k = hmacSHA256(k, w.region)
 	k = hmacSHA256(k, "xray")
-	k = hmacSHA256(k, "aws4_request")
-	w.key, w.keyDate, w.keyID = k, date, secret
-	return k
+	return hmacSHA256(k, "aws4_request")
 }
 
 func hmacSHA256(key []byte, data string) []byte {

@@ -80,12 +80,20 @@ func TestRequestWriterSignsLikeTheSDK(t *testing.T) {
 func TestRequestWriterRederivesKeyOnNewDayAndSecret(t *testing.T) {
 	u, _ := url.Parse("https://xray.us-east-1.amazonaws.com")
 	w := newRequestWriter(u, "us-east-1", "")
-	day := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	k1 := append([]byte(nil), w.signingKey("a", day.Format("20060102"))...)
-	k2 := append([]byte(nil), w.signingKey("a", day.AddDate(0, 0, 1).Format("20060102"))...)
-	k3 := append([]byte(nil), w.signingKey("b", day.AddDate(0, 0, 1).Format("20060102"))...)
-	if bytes.Equal(k1, k2) || bytes.Equal(k2, k3) {
+	msg := []byte("AWS4-HMAC-SHA256\n...")
+	s1 := w.sign("a", "20260101", msg, nil)
+	if again := w.sign("a", "20260101", msg, nil); !bytes.Equal(s1, again) {
+		t.Fatal("same key, same message, different signature")
+	}
+	s2 := w.sign("a", "20260102", msg, nil)
+	s3 := w.sign("b", "20260102", msg, nil)
+	if bytes.Equal(s1, s2) || bytes.Equal(s2, s3) {
 		t.Fatal("signing key not re-derived")
+	}
+	// Each matches a fresh derivation.
+	fresh := newRequestWriter(u, "us-east-1", "")
+	if !bytes.Equal(s3, fresh.sign("b", "20260102", msg, nil)) {
+		t.Fatal("cached key differs from a fresh one")
 	}
 }
 

@@ -217,3 +217,32 @@ func TestSendManyResendsOverStaleKeptAliveConnections(t *testing.T) {
 		t.Fatal("bad signature")
 	}
 }
+
+func TestNoneUnprocessedRecognisesOnlyEmptyAnswers(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{`{"UnprocessedTraceSegments":[]}`, true},
+		{` { "UnprocessedTraceSegments" : [ ] } ` + "\n", true},
+		{`{}`, true},
+		{`{"UnprocessedTraceSegments":[{"Id":"a","ErrorCode":"x"}]}`, false},
+		{`{"UnprocessedTraceSegments":[],"Other":1}`, false},
+		{`{"Other":[]}`, false},
+		{``, false},
+		{`[]`, false},
+		{`{"UnprocessedTraceSegments":null}`, false},
+	}
+	for _, tt := range tests {
+		if got := noneUnprocessed([]byte(tt.body)); got != tt.want {
+			t.Errorf("noneUnprocessed(%q) = %v, want %v", tt.body, got, tt.want)
+		}
+		// Whatever the fast path says, the full parse must agree on "nothing unprocessed".
+		if tt.want {
+			res, err := parseResponse([]byte(tt.body), nil)
+			if err != nil || len(res.Unprocessed) != 0 {
+				t.Errorf("parseResponse(%q) = %+v, %v", tt.body, res, err)
+			}
+		}
+	}
+}
