@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -25,6 +26,12 @@ import (
 var version = "unknown"
 
 func main() {
+	if os.Getenv("XRAY_DAEMON_MEMORY_PROFILE") == "" {
+		// Heap profiling samples an allocation every 512 KiB and records its stack:
+		// walking those stacks keeps pages of the binary's tables resident for nothing
+		// unless a profile was asked for.
+		runtime.MemProfileRate = 0
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
