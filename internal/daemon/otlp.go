@@ -52,7 +52,11 @@ func newOTLPBackend(ctx context.Context, d *Daemon) (*otlpBackend, error) {
 
 func (b *otlpBackend) sender() export.Sender { return b.otlp }
 
-func (b *otlpBackend) exporterOptions(o *export.Options) {}
+func (b *otlpBackend) exporterOptions(o *export.Options) {
+	// As the relay: full batches start eight at a time (or after 50 ms), and the OTLP
+	// sender carries each group in one request.
+	o.GroupBatches = 8
+}
 
 func (b *otlpBackend) handler() http.Handler { return b.sampling }
 

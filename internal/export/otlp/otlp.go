@@ -196,6 +196,51 @@ func (s *Sender) Send(ctx context.Context, docs [][]byte) (export.Result, error)
 	return res, nil
 }
 
+// maxGroupBytes bounds the documents SendMany puts in one request: under the 4 MiB
+// that gRPC servers accept by default once translated.
+const maxGroupBytes = 2 << 20
+
+// SendMany implements export.MultiSender. OTLP requests are not tied to X-Ray's batches,
+// so the batches of a group go out together in as few requests as fit maxGroupBytes:
+// one call, one wait, one compression per group instead of one per batch. A failed
+// request fails every batch it carried.
+func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Result, []error) {
+	results := make([]export.Result, len(batches))
+	errs := make([]error, len(batches))
+	for start := 0; start < len(batches); {
+		end, size, n := start, 0, 0
+		for end < len(batches) {
+			b := 0
+			for _, d := range batches[end] {
+				b += len(d)
+			}
+			if end > start && size+b > maxGroupBytes {
+				break
+			}
+			size, n, end = size+b, n+len(batches[end]), end+1
+		}
+		docs := make([][]byte, 0, n)
+		for _, b := range batches[start:end] {
+			docs = append(docs, b...)
+		}
+		res, err := s.Send(ctx, docs)
+		// Hand each batch its own errors, with indexes into it.
+		offset := 0
+		for i := start; i < end; i++ {
+			errs[i] = err
+			for _, u := range res.Unprocessed {
+				if u.Index >= offset && u.Index < offset+len(batches[i]) {
+					u.Index -= offset
+					results[i].Unprocessed = append(results[i].Unprocessed, u)
+				}
+			}
+			offset += len(batches[i])
+		}
+		start = end
+	}
+	return results, errs
+}
+
 func (s *Sender) translator() *translator {
 	t, _ := s.tpool.Get().(*translator)
 	if t == nil {

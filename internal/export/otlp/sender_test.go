@@ -756,3 +756,61 @@ func TestSendGRPCOverTLSWithCAFile(t *testing.T) {
 		t.Fatal("untrusted certificate accepted")
 	}
 }
+
+func TestSendManyCarriesAGroupInOneRequestAndSplitsUnprocessedPerBatch(t *testing.T) {
+	rcv := newHTTPReceiver(t, nil)
+	s := newSender(t, Options{Endpoint: rcv.URL})
+	good := uniqueDocs(6)
+	batches := [][][]byte{
+		{good[0], []byte(`not json`), good[1]},
+		{good[2]},
+		{[]byte(`{"name":"x","start_time":1,"end_time":2}`), good[3], good[4], good[5]},
+	}
+	results, errs := s.SendMany(context.Background(), batches)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if rcv.requests() != 1 {
+		t.Fatalf("%d requests for one group, want 1", rcv.requests())
+	}
+	if len(results[0].Unprocessed) != 1 || results[0].Unprocessed[0].Index != 1 ||
+		len(results[1].Unprocessed) != 0 ||
+		len(results[2].Unprocessed) != 1 || results[2].Unprocessed[0].Index != 0 || results[2].Unprocessed[0].Code != "MissingId" {
+		t.Fatalf("unprocessed per batch: %+v", results)
+	}
+	if ids := spanIDs(rcv.traces()); len(ids) != 6 {
+		t.Fatalf("received %d distinct spans, want 6", len(ids))
+	}
+	// A group larger than maxGroupBytes is split; every batch still gets its answer.
+	big := make([]byte, maxGroupBytes/2+1)
+	for i := range big {
+		big[i] = 'x'
+	}
+	var large [][][]byte
+	for _, d := range uniqueDocs(3) {
+		doc := append(append(d[:len(d)-1:len(d)-1], `,"metadata":{"pad":"`...), big...)
+		doc = append(doc, `"}}`...)
+		large = append(large, [][]byte{doc})
+	}
+	before := rcv.requests()
+	_, errs = s.SendMany(context.Background(), large)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("large batch %d: %v", i, err)
+		}
+	}
+	if n := rcv.requests() - before; n != 3 {
+		t.Fatalf("%d requests for three documents over half the group limit each, want 3", n)
+	}
+	// A failed request fails every batch it carried.
+	rcv2 := newHTTPReceiver(t, func(int) (int, http.Header, []byte) { return 503, nil, nil })
+	s2 := newSender(t, Options{Endpoint: rcv2.URL})
+	_, errs = s2.SendMany(context.Background(), batches)
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("batch %d: no error from a failing receiver", i)
+		}
+	}
+}
