@@ -63,8 +63,6 @@ type Set struct {
 	Retried       atomic.Int64 // segments re-sent after a failed or throttled call
 	dropped       [numDropReasons]atomic.Int64
 	backendErrors [numErrorClasses]atomic.Int64
-	QueueBytes    atomic.Int64 // bytes of segments currently buffered in memory
-	QueueSegments atomic.Int64 // segments currently buffered in memory
 	Batches       atomic.Int64 // upload calls that succeeded
 	everReceived  atomic.Bool
 }
@@ -105,7 +103,8 @@ type Snapshot struct {
 	Received, Rejected, Sent, Retried int64
 	Dropped                           [numDropReasons]int64
 	BackendErrors                     [numErrorClasses]int64
-	QueueBytes, QueueSegments         int64
+	// Gauges: the queue fills them in (metrics reads it directly); Sub keeps them as is.
+	QueueBytes, QueueSegments int64
 }
 
 // Snapshot copies the counters. Fields are read one by one, so a snapshot taken while
@@ -122,8 +121,6 @@ func (s *Set) Snapshot() Snapshot {
 	for i := range s.backendErrors {
 		sn.BackendErrors[i] = s.backendErrors[i].Load()
 	}
-	sn.QueueBytes = s.QueueBytes.Load()
-	sn.QueueSegments = s.QueueSegments.Load()
 	return sn
 }
 

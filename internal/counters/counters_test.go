@@ -7,13 +7,14 @@ func TestSnapshotSubtractsCountersButKeepsGauges(t *testing.T) {
 	s.Received.Add(10)
 	s.AddDropped(DropBudget, 2)
 	s.AddBackendError(ErrHTTP5XX)
-	s.QueueBytes.Store(100)
 	first := s.Snapshot()
+	first.QueueBytes = 100
 	s.Received.Add(5)
 	s.AddDropped(DropBudget, 1)
 	s.AddDropped(DropMaxAge, 4)
-	s.QueueBytes.Store(40)
-	d := s.Snapshot().Sub(first)
+	second := s.Snapshot()
+	second.QueueBytes = 40
+	d := second.Sub(first)
 	if d.Received != 5 || d.Dropped[DropBudget] != 1 || d.Dropped[DropMaxAge] != 4 || d.BackendErrors[ErrHTTP5XX] != 0 {
 		t.Fatalf("unexpected delta %+v", d)
 	}
