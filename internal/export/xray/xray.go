@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +24,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/xrayd/xrayd/internal/export"
+	"github.com/xrayd/xrayd/internal/export/httpc"
 	"github.com/xrayd/xrayd/internal/segment"
 )
 
@@ -44,8 +47,8 @@ type Sender struct {
 	o      Options
 	url    string
 	signer *v4.Signer
-	bufs   sync.Pool // *reqBuf
-	direct *directClient
+	bufs   sync.Pool      // *reqBuf
+	direct *httpc.Client  // own HTTP/1.1 client, when no proxy applies
 	writer *requestWriter // signs and writes requests for direct
 }
 
@@ -65,7 +68,13 @@ func New(o Options) *Sender {
 	s := &Sender{o: o, url: u.String(), signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true })}
 	if o.Direct {
 		tr, _ := o.Client.Transport.(*http.Transport)
-		s.direct = newDirectClient(u.Host, u.Scheme, tr)
+		var tlsBase *tls.Config
+		var dial httpc.DialFunc
+		if tr != nil {
+			tlsBase = tr.TLSClientConfig
+			dial = tr.DialContext
+		}
+		s.direct = httpc.New(&u, tlsBase, dial)
 		s.writer = newRequestWriter(&u, o.Region, o.UserAgent)
 	}
 	return s
@@ -74,7 +83,7 @@ func New(o Options) *Sender {
 // Close releases kept-alive connections.
 func (s *Sender) Close() {
 	if s.direct != nil {
-		s.direct.closeIdle()
+		s.direct.CloseIdle()
 	}
 }
 
@@ -174,7 +183,7 @@ func (s *Sender) signedRequest(ctx context.Context, body []byte) (*http.Request,
 // outcome turns a round trip's result into the response body or a classified error.
 func (s *Sender) outcome(ctx context.Context, status int, header http.Header, rb []byte, err error) ([]byte, error) {
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w: %v", ctx.Err(), err)
 		}
 		return nil, export.ClassifyTransportError(err)
@@ -202,7 +211,7 @@ func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Res
 	}
 	b := s.getBuf()
 	defer s.putBuf(b)
-	flights := make([]*inflight, len(batches))
+	flights := make([]*httpc.Flight, len(batches))
 	for i, docs := range batches {
 		b.body = AppendBody(b.body[:0], docs)
 		var err error
@@ -210,21 +219,21 @@ func (s *Sender) SendMany(ctx context.Context, batches [][][]byte) ([]export.Res
 			errs[i] = err
 			continue
 		}
-		flights[i] = s.direct.begin(ctx, b.hdr, b.body)
+		flights[i] = s.direct.Begin(ctx, b.hdr, b.body)
 	}
 	for i, f := range flights {
 		if f == nil {
 			continue
 		}
-		status, header, rb, stale, err := s.direct.end(ctx, f)
+		a, stale, err := s.direct.End(ctx, f)
 		if stale {
 			b.body = AppendBody(b.body[:0], batches[i])
 			if b.hdr, err = s.directRequest(ctx, b.hdr[:0], b.body); err == nil {
-				status, header, rb, err = s.direct.do(ctx, b.hdr, b.body)
+				a, err = s.direct.Do(ctx, b.hdr, b.body)
 			}
 		}
 		var body []byte
-		body, errs[i] = s.outcome(ctx, status, header, rb, err)
+		body, errs[i] = s.outcome(ctx, a.Status, a.Header, a.Body, err)
 		if errs[i] == nil {
 			results[i], errs[i] = parseResponse(body, batches[i])
 		}

@@ -50,8 +50,8 @@ func TestDirectClientOverHTTPAndTLSDeliversSignedAndReusesConnections(t *testing
 			if fx.BadSigs.Load() != 0 {
 				t.Fatal("bad signature")
 			}
-			if len(s.direct.idle) != 1 {
-				t.Fatalf("%d idle connections, want 1 reused", len(s.direct.idle))
+			if s.direct.Idle() != 1 {
+				t.Fatalf("%d idle connections, want 1 reused", s.direct.Idle())
 			}
 			fx.SetFaults(fakexray.Faults{ThrottleRate: 1})
 			_, err := s.Send(context.Background(), [][]byte{[]byte(`{}`)})

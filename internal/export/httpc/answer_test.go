@@ -1,4 +1,4 @@
-package xray
+package httpc
 
 import (
 	"bufio"
@@ -23,6 +23,7 @@ func TestReadAnswer(t *testing.T) {
 		wantErr    bool
 		secondRead bool
 		alone      bool // no second answer after it (the body runs to the end)
+		encoding   string
 	}{
 		{name: "ok", raw: "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 31\r\n\r\n{\"UnprocessedTraceSegments\":[]}",
 			status: 200, body: `{"UnprocessedTraceSegments":[]}`, keep: true, secondRead: true},
@@ -37,6 +38,7 @@ func TestReadAnswer(t *testing.T) {
 		{name: "throttled", raw: "HTTP/1.1 429 Too Many Requests\r\nX-Amzn-ErrorType: ThrottledException:http://internal\r\nRetry-After: 2\r\nContent-Length: 34\r\n\r\n{\"message\":\"Rate exceeded, slow\"}\n",
 			status: 429, body: "{\"message\":\"Rate exceeded, slow\"}\n", keep: true, secondRead: true,
 			header: map[string]string{"X-Amzn-Errortype": "ThrottledException:http://internal", "retry-after": "2"}},
+		{name: "gzip answer", raw: "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\nzz", status: 200, body: "zz", keep: true, secondRead: true, encoding: "gzip"},
 		{name: "204", raw: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, keep: true, secondRead: true},
 		{name: "garbage", raw: "SSH-2.0-OpenSSH\r\n\r\n", wantErr: true},
 		{name: "bad status", raw: "HTTP/1.1 2x0 OK\r\n\r\n", wantErr: true},
@@ -54,7 +56,11 @@ func TestReadAnswer(t *testing.T) {
 			if tt.wantErr || tt.alone {
 				br = bufio.NewReader(strings.NewReader(tt.raw))
 			}
-			status, h, body, keep, err := readAnswer(br)
+			a, keep, err := readAnswer(br)
+			status, h, body := a.Status, a.Header, a.Body
+			if !tt.wantErr && a.Encoding != tt.encoding {
+				t.Errorf("encoding %q, want %q", a.Encoding, tt.encoding)
+			}
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("no error; status %d body %q", status, body)
@@ -73,9 +79,9 @@ func TestReadAnswer(t *testing.T) {
 				}
 			}
 			if tt.secondRead {
-				status, _, body, _, err := readAnswer(br)
-				if err != nil || status != 200 || string(body) != "{}" {
-					t.Fatalf("second answer: %d %q %v", status, body, err)
+				a, _, err := readAnswer(br)
+				if err != nil || a.Status != 200 || string(a.Body) != "{}" {
+					t.Fatalf("second answer: %d %q %v", a.Status, a.Body, err)
 				}
 			}
 		})
@@ -90,7 +96,8 @@ func FuzzReadAnswerAgreesWithNetHTTP(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n{\"message\":\"down\"}"))
 	f.Add([]byte("HTTP/1.0 200 OK\r\n\r\nabc"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		status, _, body, _, err := readAnswer(bufio.NewReader(bytes.NewReader(raw)))
+		a, _, err := readAnswer(bufio.NewReader(bytes.NewReader(raw)))
+		status, body := a.Status, a.Body
 		resp, herr := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
 		if err != nil || herr != nil {
 			return
