@@ -1,6 +1,7 @@
 // Package xray is the exporter's AWS X-Ray backend: it writes PutTraceSegments request
-// bodies by hand (documents escaped straight into a reused buffer), signs them with the
-// AWS SDK's SigV4 signer, and maps the answer onto export.Result.
+// bodies by hand (documents escaped straight into a reused buffer), signs them (sign.go
+// on the direct path, the AWS SDK's SigV4 signer through net/http), and maps the answer
+// onto export.Result.
 package xray
 
 import (
