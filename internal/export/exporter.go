@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xrayd/xrayd/internal/counters"
@@ -107,6 +108,12 @@ type Exporter struct {
 	cancel   context.CancelFunc // aborts in-flight calls at the drain deadline
 	wg       sync.WaitGroup     // in-flight calls
 
+	// window is how many bytes may be in flight now: MaxInflightBytes while calls
+	// succeed; after a failure it starts again from a thirty-second of that and doubles
+	// with each success, so a recovering backend (and the daemon's memory) does not take
+	// the whole backlog at once.
+	window atomic.Int64
+
 	mu           sync.Mutex
 	failures     int       // consecutive failed calls
 	backoffUntil time.Time // no new call before this
@@ -119,13 +126,15 @@ type Exporter struct {
 // New makes an exporter.
 func New(o Options) *Exporter {
 	o.defaults()
-	return &Exporter{
+	e := &Exporter{
 		o:        o,
 		sem:      make(chan struct{}, o.MaxInflight),
 		sendDone: make(chan struct{}, 1),
 		stopCh:   make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	e.window.Store(o.MaxInflightBytes)
+	return e
 }
 
 // Start launches the dispatcher. ctx is not retained beyond its values.
@@ -179,13 +188,13 @@ func (e *Exporter) fill(group [][]*queue.Item) [][]*queue.Item {
 	return group
 }
 
-// roomInFlight keeps at most MaxInflightBytes in flight. Documents in flight cannot be
-// evicted, so if calls held most of the budget an overflow could only evict the newest
-// documents; with half of it queued, eviction drops the oldest, as promised. One call is
-// always allowed.
+// roomInFlight keeps at most MaxInflightBytes in flight (less after a failure: see
+// window). Documents in flight cannot be evicted, so if calls held most of the budget an
+// overflow could only evict the newest documents; with half of it queued, eviction drops
+// the oldest, as promised. One call is always allowed.
 func (e *Exporter) roomInFlight() bool {
 	f := e.o.Queue.InFlightBytes()
-	return f == 0 || f < e.o.MaxInflightBytes
+	return f == 0 || f < e.window.Load()
 }
 
 // maxGroup bounds how many batches one goroutine sends at once.
@@ -533,6 +542,7 @@ func (e *Exporter) failed(batch []*queue.Item, ce *CallError) {
 		e.failingSince = now
 	}
 	e.lastErr = ce.Error()
+	e.window.Store(max(e.o.MaxInflightBytes/32, 1))
 	d := e.backoffLocked(ce)
 	e.backoffUntil = now.Add(d)
 	failures := e.failures
@@ -556,6 +566,9 @@ func (e *Exporter) requeue(items []*queue.Item) {
 }
 
 func (e *Exporter) succeeded() {
+	if w := e.window.Load(); w < e.o.MaxInflightBytes {
+		e.window.CompareAndSwap(w, min(2*w, e.o.MaxInflightBytes))
+	}
 	e.mu.Lock()
 	if e.failures > 0 {
 		e.o.Logger.Info("Backend recovered", "backend", e.o.Sender.Name(), "after_failures", e.failures)

@@ -315,3 +315,65 @@ func TestExporterBoundsBytesInFlight(t *testing.T) {
 		t.Fatalf("%d documents in calls at once, want at most 20", maxDocs)
 	}
 }
+
+func TestExporterRestartsSmallAfterAFailure(t *testing.T) {
+	var mu sync.Mutex
+	failing := true
+	failures := 0
+	inCalls, maxAfter := 0, 0
+	release := make(chan struct{})
+	const batchBytes = 10 * (1024 + queue.ItemOverhead)
+	e, q, fs, _ := setup(t, 1<<30, func(call int, docs [][]byte) (Result, error) {
+		mu.Lock()
+		if failing {
+			failures++
+			mu.Unlock()
+			return Result{}, &CallError{Class: counters.ErrHTTP5XX, Status: 503, Retryable: true, Err: errors.New("down")}
+		}
+		inCalls += len(docs)
+		maxAfter = max(maxAfter, inCalls)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inCalls -= len(docs)
+		mu.Unlock()
+		return Result{}, nil
+	}, func(o *Options) {
+		o.BatchSize = 10
+		o.MaxInflight = 1000
+		o.MaxInflightBytes = 32 * batchBytes
+	})
+	var pool queue.Pool
+	for i := 0; i < 200; i++ {
+		doc := fmt.Appendf(make([]byte, 0, 1000), `{"id":"%016x"}`, i)
+		it := pool.Item(append(doc, make([]byte, 1000-len(doc))...))
+		it.Enqueued = time.Now()
+		q.Push(it)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		n := failures
+		if n > 0 {
+			failing = false // the backend is back
+		}
+		mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the backoff ends; calls start and block
+	mu.Lock()
+	got := maxAfter
+	mu.Unlock()
+	close(release)
+	if n := shutdown(t, e, 5*time.Second); n != 0 || len(fs.delivered()) != 200 {
+		t.Fatalf("undelivered %d, delivered %d of 200", n, len(fs.delivered()))
+	}
+	// Before any call succeeded, at most one batch (a thirty-second of MaxInflightBytes)
+	// may be in flight.
+	if got == 0 || got > 10 {
+		t.Fatalf("%d documents in calls after the failure, want 1..10", got)
+	}
+}
