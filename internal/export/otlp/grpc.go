@@ -3,7 +3,6 @@ package otlp
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"golang.org/x/net/http2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
@@ -29,7 +27,7 @@ import (
 // grpcTransport speaks OTLP/gRPC as the unary call it is: one HTTP/2 POST of a
 // length-prefixed, gzip-compressed ExportTraceServiceRequest to
 // /opentelemetry.proto.collector.trace.v1.TraceService/Export, with the outcome in the
-// grpc-status trailer. Doing it over golang.org/x/net/http2 keeps google.golang.org/grpc
+// grpc-status trailer. Doing it over net/http's HTTP/2 keeps google.golang.org/grpc
 // out of the daemon: its start-up alone made 9 MB of the binary resident, and sending
 // the request bytes the encoder already wrote avoids decoding them into pdata first.
 type grpcTransport struct {
@@ -47,23 +45,22 @@ func newGRPCTransport(o *Options) (*grpcTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &http2.Transport{ReadIdleTimeout: 30 * time.Second, PingTimeout: 10 * time.Second}
+	// net/http's own HTTP/2, with HTTP/1 switched off: gRPC is HTTP/2 only.
+	tr := &http.Transport{
+		HTTP2:     &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 10 * time.Second},
+		Protocols: new(http.Protocols),
+	}
 	scheme := "https"
 	if plain {
 		scheme = "http"
-		tr.AllowHTTP = true // h2c with prior knowledge, as gRPC does without TLS
-		tr.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		}
+		tr.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as gRPC does without TLS
 	} else {
 		cfg, err := tlsConfig(o)
 		if err != nil {
 			return nil, err
 		}
-		cfg = cfg.Clone()
-		cfg.NextProtos = []string{"h2"}
-		tr.TLSClientConfig = cfg
+		tr.TLSClientConfig = cfg.Clone()
+		tr.Protocols.SetHTTP2(true)
 	}
 	g := &grpcTransport{client: &http.Client{Transport: tr}, url: scheme + "://" + target + grpcPath, headers: http.Header{}}
 	for k, v := range o.Headers {
