@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -96,6 +97,9 @@ func (c *Client) Begin(ctx context.Context, hdr, body []byte) *Flight {
 
 func (c *Client) begin(ctx context.Context, hdr, body []byte, fresh bool) *Flight {
 	f := &Flight{}
+	if f.err = ctx.Err(); f.err != nil {
+		return f // an idle connection would otherwise carry it before the abort lands
+	}
 	f.cn, f.reused, f.err = c.get(ctx, fresh)
 	if f.err != nil {
 		return f
@@ -134,7 +138,7 @@ func (c *Client) End(ctx context.Context, f *Flight) (a Answer, stale bool, err 
 
 // ctxErr makes an error caused by the context's end say so, for classification.
 func ctxErr(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		return fmt.Errorf("%w: %v", ctx.Err(), err)
 	}
 	return err
