@@ -195,12 +195,9 @@ func run(bin string, n, size, rate, memMB int, down, settle time.Duration, extra
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if a := statusKB(pid, "RssAnon"); a > r.peakAnonKB {
-				r.peakAnonKB = a
-			}
-			if f := statusKB(pid, "RssFile"); f > r.peakFileKB {
-				r.peakFileKB = f
-			}
+			st := statusKBs(pid)
+			r.peakAnonKB = max(r.peakAnonKB, st["RssAnon"])
+			r.peakFileKB = max(r.peakFileKB, st["RssFile"])
 			select {
 			case <-stopSampling:
 				return
@@ -297,20 +294,24 @@ func cpuSeconds(pid int) float64 {
 	return (utime + stime) / 100 // USER_HZ
 }
 
-func statusKB(pid int, key string) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+func statusKB(pid int, key string) int { return statusKBs(pid)[key] }
+
+// statusKBs reads the numeric fields of /proc/<pid>/status (kB for the memory ones).
+func statusKBs(pid int) map[string]int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), key+":") {
-			v, _ := strconv.Atoi(strings.Fields(sc.Text())[1])
-			return v
+	out := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		key, rest, ok := strings.Cut(line, ":")
+		if f := strings.Fields(rest); ok && len(f) > 0 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				out[key] = v
+			}
 		}
 	}
-	return 0
+	return out
 }
 
 func rcvbufErrors() int64 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xrayd/xrayd/internal/awsjson"
 	"github.com/xrayd/xrayd/internal/counters"
 )
 
@@ -109,21 +109,7 @@ func (e *APIError) Throttled() bool {
 // parseAPIError reads the error code as SDKs do (xray-api.md §1.1).
 func parseAPIError(resp *http.Response, body []byte) *APIError {
 	e := &APIError{StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Amzn-Requestid")}
-	var b struct {
-		Type     string `json:"__type"`
-		Code     string `json:"code"`
-		Message  string `json:"message"`
-		MessageU string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &b)
-	if h := resp.Header.Get("X-Amzn-Errortype"); h != "" {
-		e.Code, _, _ = strings.Cut(h, ":")
-	} else if b.Type != "" {
-		e.Code = b.Type[strings.LastIndex(b.Type, "#")+1:]
-	} else {
-		e.Code = b.Code
-	}
-	e.Message = firstNonEmpty(b.Message, b.MessageU)
+	e.Code, e.Message = awsjson.ErrorCode(resp.Header, body)
 	return e
 }
 

@@ -1,5 +1,6 @@
-// Package awsjson holds the small pieces of AWS's rest-json protocol that the local
-// backend's handlers share: epoch-second timestamps, error bodies and request ids.
+// Package awsjson holds the small pieces of AWS's JSON protocols that the daemon shares:
+// epoch-second timestamps, error bodies and request ids for the local backend's handlers,
+// and reading the error answers of AWS's services for its clients.
 package awsjson
 
 import (
@@ -173,4 +174,32 @@ func asTypeError(err error, te **json.UnmarshalTypeError) bool {
 		*te = t
 	}
 	return ok
+}
+
+// ErrorCode reads an AWS JSON-protocol error answer as the SDKs do: the code from the
+// X-Amzn-ErrorType header, else the body's __type or code, without a ":<details>"
+// suffix or a "<namespace>#" prefix; the message from the body's message or Message
+// (empty when it has neither).
+func ErrorCode(h http.Header, body []byte) (code, message string) {
+	var b struct {
+		Type     string `json:"__type"`
+		Code     string `json:"code"`
+		Message  string `json:"message"`
+		MessageU string `json:"Message"`
+	}
+	_ = json.Unmarshal(body, &b)
+	code = h.Get("X-Amzn-ErrorType")
+	if code == "" {
+		code = b.Type
+	}
+	if code == "" {
+		code = b.Code
+	}
+	code, _, _ = strings.Cut(code, ":")
+	code = code[strings.LastIndexByte(code, '#')+1:]
+	message = b.Message
+	if message == "" {
+		message = b.MessageU
+	}
+	return code, message
 }

@@ -88,6 +88,17 @@ func push(q *queue.Queue, n int) {
 	}
 }
 
+// pushSized queues n distinct documents of size bytes each (1 KiB buffers for 1000).
+func pushSized(q *queue.Queue, n, size int) {
+	var pool queue.Pool
+	for i := 0; i < n; i++ {
+		doc := fmt.Appendf(make([]byte, 0, size), `{"id":"%016x"}`, i)
+		it := pool.Item(append(doc, make([]byte, size-len(doc))...))
+		it.Enqueued = time.Now()
+		q.Push(it)
+	}
+}
+
 func shutdown(t *testing.T, e *Exporter, d time.Duration) int {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -296,13 +307,7 @@ func TestExporterBoundsBytesInFlight(t *testing.T) {
 		o.MaxInflight = 1000
 		o.MaxInflightBytes = 20 * (1024 + queue.ItemOverhead) // two batches of 1 KiB documents
 	})
-	var pool queue.Pool
-	for i := 0; i < 200; i++ {
-		doc := fmt.Appendf(make([]byte, 0, 1024), `{"id":"%016x"}`, i)
-		it := pool.Item(append(doc, make([]byte, 1000-len(doc))...))
-		it.Enqueued = time.Now()
-		q.Push(it)
-	}
+	pushSized(q, 200, 1000)
 	time.Sleep(100 * time.Millisecond)
 	if f := q.InFlightBytes(); f > 20*(1024+queue.ItemOverhead) {
 		t.Fatalf("%d bytes in flight, want at most %d", f, 20*(1024+queue.ItemOverhead))
@@ -343,13 +348,7 @@ func TestExporterRestartsSmallAfterAFailure(t *testing.T) {
 		o.MaxInflight = 1000
 		o.MaxInflightBytes = 32 * batchBytes
 	})
-	var pool queue.Pool
-	for i := 0; i < 200; i++ {
-		doc := fmt.Appendf(make([]byte, 0, 1000), `{"id":"%016x"}`, i)
-		it := pool.Item(append(doc, make([]byte, 1000-len(doc))...))
-		it.Enqueued = time.Now()
-		q.Push(it)
-	}
+	pushSized(q, 200, 1000)
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		mu.Lock()

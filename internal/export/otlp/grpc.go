@@ -34,7 +34,7 @@ type grpcTransport struct {
 	client  *http.Client
 	url     string
 	headers http.Header
-	gzips   sync.Pool // *gzip.Writer
+	gzip    compressor
 	bufs    sync.Pool // *bytes.Buffer
 }
 
@@ -95,15 +95,7 @@ func (g *grpcTransport) export(ctx context.Context, raw []byte) (int64, string, 
 	defer g.bufs.Put(buf)
 	buf.Reset()
 	buf.Write([]byte{1, 0, 0, 0, 0}) // compressed flag + length, filled in below
-	zw, _ := g.gzips.Get().(*gzip.Writer)
-	if zw == nil {
-		zw, _ = gzip.NewWriterLevel(buf, gzip.BestSpeed)
-	} else {
-		zw.Reset(buf)
-	}
-	_, _ = zw.Write(raw)
-	_ = zw.Close()
-	g.gzips.Put(zw)
+	g.gzip.appendGzip(buf, raw)
 	frame := buf.Bytes()
 	binary.BigEndian.PutUint32(frame[1:5], uint32(len(frame)-5))
 

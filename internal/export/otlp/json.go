@@ -75,8 +75,12 @@ func (d *decoder) peek() byte {
 
 // object enters an object. When the next value is not an object it is skipped and object
 // reports false.
-func (d *decoder) object() bool {
-	if d.peek() != '{' {
+func (d *decoder) object() bool { return d.enter('{') }
+
+// enter moves into the object or array that opens with open; when the next value is
+// something else it is skipped and enter reports false.
+func (d *decoder) enter(open byte) bool {
+	if d.peek() != open {
 		d.skip()
 		return false
 	}
@@ -122,18 +126,7 @@ func (d *decoder) member(n *int) ([]byte, bool) {
 
 // array enters an array; when the next value is not an array it is skipped and array
 // reports false.
-func (d *decoder) array() bool {
-	if d.peek() != '[' {
-		d.skip()
-		return false
-	}
-	if d.depth++; d.depth > maxDepth {
-		d.fail("nested too deeply")
-		return false
-	}
-	d.i++
-	return true
-}
+func (d *decoder) array() bool { return d.enter('[') }
 
 // elem moves to the next array element; false at the closing ']' (consumed) or on error.
 func (d *decoder) elem(n *int) bool {

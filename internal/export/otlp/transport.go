@@ -50,6 +50,23 @@ func tlsConfig(o *Options) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// compressor gzips request bodies at BestSpeed with reused writers; both transports
+// use it.
+type compressor struct{ writers sync.Pool } // *gzip.Writer
+
+// appendGzip writes raw, compressed, to the end of buf.
+func (c *compressor) appendGzip(buf *bytes.Buffer, raw []byte) {
+	zw, _ := c.writers.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(buf, gzip.BestSpeed)
+	} else {
+		zw.Reset(buf)
+	}
+	_, _ = zw.Write(raw)
+	_ = zw.Close()
+	c.writers.Put(zw)
+}
+
 // httpTransport is OTLP/HTTP: a gzip-compressed protobuf POSTed to <endpoint>/v1/traces.
 type httpTransport struct {
 	url     string
@@ -57,7 +74,7 @@ type httpTransport struct {
 	client  *http.Client
 	direct  *directClient // when no proxy applies
 	bufs    sync.Pool     // *bytes.Buffer
-	gzips   sync.Pool     // *gzip.Writer
+	gzip    compressor
 }
 
 func newHTTPTransport(o *Options) (*httpTransport, error) {
@@ -115,15 +132,7 @@ func (h *httpTransport) export(ctx context.Context, raw []byte) (int64, string, 
 		buf = new(bytes.Buffer)
 	}
 	buf.Reset()
-	zw, _ := h.gzips.Get().(*gzip.Writer)
-	if zw == nil {
-		zw, _ = gzip.NewWriterLevel(buf, gzip.BestSpeed)
-	} else {
-		zw.Reset(buf)
-	}
-	_, _ = zw.Write(raw)
-	_ = zw.Close()
-	h.gzips.Put(zw)
+	h.gzip.appendGzip(buf, raw)
 
 	if h.direct != nil {
 		status, header, answer, err := h.direct.post(ctx, buf.Bytes())

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/xrayd/xrayd/internal/awsjson"
 	"github.com/xrayd/xrayd/internal/export"
 	"github.com/xrayd/xrayd/internal/export/httpc"
 	"github.com/xrayd/xrayd/internal/segment"
@@ -255,32 +256,10 @@ func (s *Sender) viaNetHTTP(req *http.Request) (int, http.Header, []byte, error)
 	return resp.StatusCode, resp.Header, rb, nil
 }
 
-// ErrorType extracts an AWS JSON-protocol error type and message from a response.
+// ErrorType extracts an AWS JSON-protocol error type and message from a response; with
+// no message in the body, the body itself (trimmed, at most 200 bytes) is the message.
 func ErrorType(h http.Header, body []byte) (code, msg string) {
-	code = h.Get("X-Amzn-ErrorType")
-	var e struct {
-		Type     string `json:"__type"`
-		Code     string `json:"code"`
-		Message  string `json:"message"`
-		Message2 string `json:"Message"`
-	}
-	_ = json.Unmarshal(body, &e)
-	if code == "" {
-		code = e.Type
-		if code == "" {
-			code = e.Code
-		}
-	}
-	if i := strings.IndexByte(code, ':'); i >= 0 {
-		code = code[:i]
-	}
-	if i := strings.LastIndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
-	}
-	msg = e.Message
-	if msg == "" {
-		msg = e.Message2
-	}
+	code, msg = awsjson.ErrorCode(h, body)
 	if msg == "" {
 		msg = strings.TrimSpace(string(body))
 		if len(msg) > 200 {
