@@ -349,15 +349,17 @@ func TestExporterRestartsSmallAfterAFailure(t *testing.T) {
 		o.MaxInflightBytes = 32 * batchBytes
 	})
 	pushSized(q, 200, 1000)
+	// The backend comes back once every call of the first wave (started before any
+	// failure, with the whole allowance) has failed and returned its batch.
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		mu.Lock()
-		n := failures
-		if n > 0 {
-			failing = false // the backend is back
+		back := failures > 0 && q.InFlightBytes() == 0
+		if back {
+			failing = false
 		}
 		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
+		if back || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Millisecond)
